@@ -1,0 +1,116 @@
+//! Folders of Parquet and CSV files (`file:///dir/`).
+//!
+//! Each `name.parquet` / `name.csv` file and each sub-folder of such files becomes a table
+//! `name`, read by DataFusion's own listing tables (which prune row groups and push filters into
+//! the Parquet reader). CSV files must have a header row.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::file_format::csv::CsvFormat;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::file_format::FileFormat;
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
+use datafusion::execution::context::SessionState;
+
+use crate::error::{Error, Result};
+
+/// The file formats a folder table can have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    /// Apache Parquet.
+    Parquet,
+    /// CSV with a header row.
+    Csv,
+}
+
+impl FileKind {
+    fn of(path: &Path) -> Option<Self> {
+        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+            "parquet" => Some(FileKind::Parquet),
+            "csv" => Some(FileKind::Csv),
+            _ => None,
+        }
+    }
+
+    fn options(self) -> ListingOptions {
+        let (format, ext): (Arc<dyn FileFormat>, &str) = match self {
+            FileKind::Parquet => (Arc::new(ParquetFormat::default()), ".parquet"),
+            FileKind::Csv => (Arc::new(CsvFormat::default().with_has_header(true)), ".csv"),
+        };
+        ListingOptions::new(format).with_file_extension(ext)
+    }
+}
+
+/// Resolves a `file://` URL to a local directory.
+pub fn folder_path(url: &str) -> Result<std::path::PathBuf> {
+    let parsed = url::Url::parse(url).map_err(|e| Error::InvalidUrl {
+        url: url.into(),
+        reason: e.to_string(),
+    })?;
+    let path = parsed.to_file_path().map_err(|_| Error::InvalidUrl {
+        url: url.into(),
+        reason: "not a local path".into(),
+    })?;
+    if !path.is_dir() {
+        return Err(Error::Connection {
+            target: format!("folder {}", path.display()),
+            message: "no such directory".into(),
+        });
+    }
+    Ok(path)
+}
+
+/// Finds the tables of a folder: (name, location, kind).
+pub fn discover(dir: &Path) -> Result<Vec<(String, std::path::PathBuf, FileKind)>> {
+    let mut out = vec![];
+    let mut entries = std::fs::read_dir(dir)?.collect::<std::io::Result<Vec<_>>>()?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let Some(stem) = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        if path.is_dir() {
+            let mut inner = std::fs::read_dir(&path)?.collect::<std::io::Result<Vec<_>>>()?;
+            inner.sort_by_key(|e| e.file_name());
+            if let Some(kind) = inner.iter().find_map(|e| FileKind::of(&e.path())) {
+                let name = path
+                    .file_name()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or(&stem)
+                    .to_string();
+                out.push((name, path.clone(), kind));
+            }
+        } else if let Some(kind) = FileKind::of(&path) {
+            out.push((stem, path.clone(), kind));
+        }
+    }
+    Ok(out)
+}
+
+/// Builds a listing table over one file or folder.
+pub async fn listing_table(
+    state: &SessionState,
+    location: &Path,
+    kind: FileKind,
+) -> Result<Arc<dyn TableProvider>> {
+    let mut loc = location.display().to_string();
+    if location.is_dir() && !loc.ends_with('/') {
+        loc.push('/');
+    }
+    let url = ListingTableUrl::parse(&loc)?;
+    let options = kind.options();
+    let schema = options.infer_schema(state, &url).await?;
+    let config = ListingTableConfig::new(url)
+        .with_listing_options(options)
+        .with_schema(schema);
+    Ok(Arc::new(ListingTable::try_new(config)?))
+}

@@ -1,0 +1,133 @@
+//! Backends. Everything one backend knows lives in its own module: URL options, the unparser
+//! dialect and which filters it evaluates exactly, the type map, partitioning and snapshots.
+//!
+//! The provider layer talks to a backend only through the small [`Source`] trait (in the style
+//! of `object_store::ObjectStore`); adding a backend means one new folder here.
+
+pub mod file;
+pub mod postgres;
+pub mod pushdown;
+pub mod sqlite;
+
+use std::any::Any;
+use std::fmt::Debug;
+use std::sync::Arc;
+
+use arrow::datatypes::{FieldRef, SchemaRef};
+use async_trait::async_trait;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
+use datafusion::sql::unparser::dialect::Dialect;
+
+use crate::error::Result;
+use crate::schema::ColumnSpec;
+
+/// A table's location and columns as the source's catalog describes them.
+#[derive(Debug, Clone)]
+pub struct TableMeta {
+    /// Schema (namespace) at the source.
+    pub schema: String,
+    /// Table name at the source.
+    pub table: String,
+    /// Columns in source order.
+    pub columns: Vec<ColumnSpec>,
+    /// The Arrow schema of `columns`.
+    pub arrow_schema: SchemaRef,
+    /// Whether the relation can be split by physical location (PostgreSQL heap tables).
+    pub physical_partitioning: bool,
+    /// An integer column the table can be split on (primary key or rowid), if any.
+    pub key_column: Option<String>,
+}
+
+/// How one DataFusion partition reads: each chunk is one query; the chunk predicates are ANDed
+/// with the pushed filters.
+#[derive(Debug, Clone, Default)]
+pub struct PartitionPlan {
+    /// `partitions[i]` lists the chunk predicates of partition `i` (`None`: the whole table).
+    pub partitions: Vec<Vec<Option<Expr>>>,
+    /// How the table was split, for EXPLAIN (e.g. `ctid pages`, `key l_orderkey`).
+    pub method: String,
+}
+
+/// A consistent view shared by every connection of one scan: statements to run on each
+/// connection before its query, and an owner that keeps the view alive while it is held.
+pub struct Snapshot {
+    /// Statements every reading connection runs first.
+    pub statements: Vec<String>,
+    /// Dropped when the scan finishes.
+    pub keep_alive: Arc<dyn Any + Send + Sync>,
+}
+
+/// How the reader reaches the source.
+#[derive(Clone)]
+pub struct ReaderConfig {
+    /// Connection string in ConnectorX's form.
+    pub url: String,
+    /// ConnectorX protocol.
+    pub protocol: Option<&'static str>,
+    /// Statements run on every reading connection (session settings).
+    pub session_statements: Vec<String>,
+    /// A secret to scrub from errors.
+    pub secret: Option<String>,
+}
+
+/// What the provider layer needs from one backend.
+#[async_trait]
+pub trait Source: Debug + Send + Sync + 'static {
+    /// Backend name (`postgres`, `sqlite`, ...).
+    fn backend(&self) -> &'static str;
+    /// The schema that two-part names (`source.table`) resolve in.
+    fn default_schema(&self) -> &str;
+    /// The dialect DataFusion's unparser writes the remote SQL in.
+    fn dialect(&self) -> &dyn Dialect;
+    /// All tables, as (schema, table) pairs, from the source's catalog.
+    async fn list_tables(&self) -> Result<Vec<(String, String)>>;
+    /// One table's columns from the source's catalog; `None` if it does not exist.
+    async fn table_meta(&self, schema: &str, table: &str) -> Result<Option<TableMeta>>;
+    /// Whether the source evaluates `filter` exactly as DataFusion would.
+    fn filter_pushdown(&self, meta: &TableMeta, filter: &Expr) -> TableProviderFilterPushDown;
+    /// Columns that exist at the source but not in the table's Arrow schema and that partition
+    /// predicates may name (PostgreSQL's `ctid`).
+    fn hidden_columns(&self) -> Vec<FieldRef> {
+        vec![]
+    }
+    /// Splits a scan into `target` partitions (fewer when the table is small or cannot be split).
+    async fn plan_partitions(&self, meta: &TableMeta, target: usize) -> Result<PartitionPlan>;
+    /// Starts a snapshot that every partition's connection imports, where the source has one.
+    async fn snapshot(&self) -> Result<Option<Snapshot>> {
+        Ok(None)
+    }
+    /// Connection details for the reader.
+    fn reader(&self) -> ReaderConfig;
+}
+
+/// Splits `[lo, hi)` into at most `n` contiguous ranges of near-equal size.
+pub fn split_range(lo: i64, hi: i64, n: usize) -> Vec<(i64, i64)> {
+    if hi <= lo || n == 0 {
+        return vec![];
+    }
+    let span = (hi as i128) - (lo as i128);
+    let n = (n as i128).min(span).max(1);
+    (0..n)
+        .map(|i| {
+            let a = lo as i128 + span * i / n;
+            let b = lo as i128 + span * (i + 1) / n;
+            (a as i64, b as i64)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_range;
+
+    #[test]
+    fn ranges_cover_without_overlap() {
+        let r = split_range(0, 10, 3);
+        assert_eq!(r, vec![(0, 3), (3, 6), (6, 10)]);
+        assert_eq!(split_range(5, 7, 8), vec![(5, 6), (6, 7)]);
+        assert!(split_range(3, 3, 2).is_empty());
+        let wide = split_range(i64::MIN, i64::MAX, 2);
+        assert_eq!(wide.first().unwrap().0, i64::MIN);
+        assert_eq!(wide.last().unwrap().1, i64::MAX);
+    }
+}

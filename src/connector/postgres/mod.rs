@@ -1,0 +1,470 @@
+//! PostgreSQL: catalog from `pg_catalog`, reads through ConnectorX's binary COPY protocol,
+//! partitions by ctid page ranges (or integer key ranges) inside one exported snapshot.
+//!
+//! URL: `postgres://user:password@host:5432/db?option=value`. Options this crate reads (the rest
+//! go to the driver, e.g. `sslmode`, `connect_timeout`, `application_name`):
+//!
+//! | option | default | meaning |
+//! |---|---|---|
+//! | `partition` | `ctid` | `ctid` (page ranges: every page read once), `key` (integer primary key ranges), `none` |
+//! | `chunk_pages` | `4096` | pages per chunk query; bounds what one partition holds in memory |
+//! | `schema` | `public` | the schema two-part names resolve in |
+
+mod types;
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, FieldRef};
+use async_trait::async_trait;
+use datafusion::logical_expr::{col, lit, Expr, TableProviderFilterPushDown};
+use datafusion::sql::unparser::dialect::{Dialect, PostgreSqlDialect};
+use tokio::sync::Mutex;
+
+use super::pushdown::{classify, PushdownRules};
+use super::{split_range, PartitionPlan, ReaderConfig, Snapshot, Source, TableMeta};
+use crate::error::{redact_url, scrub, Error, Result};
+use crate::schema::schema_of;
+
+/// Pages per chunk query unless the URL says otherwise (4096 pages = 32 MiB of heap).
+pub const DEFAULT_CHUNK_PAGES: i64 = 4096;
+
+/// How a PostgreSQL scan is split.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartitionMethod {
+    /// ctid page ranges (TID range scans, PostgreSQL 14+): each page is read once.
+    Ctid,
+    /// Ranges of a single-column integer primary key.
+    Key,
+    /// One query per scan.
+    None,
+}
+
+/// A PostgreSQL source.
+pub struct PostgresSource {
+    driver_url: String,
+    target: String,
+    password: Option<String>,
+    default_schema: String,
+    partition: PartitionMethod,
+    chunk_pages: i64,
+    client: Mutex<Option<tokio_postgres::Client>>,
+    dialect: PostgreSqlDialect,
+}
+
+impl std::fmt::Debug for PostgresSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresSource")
+            .field("url", &redact_url(&self.driver_url))
+            .field("partition", &self.partition)
+            .field("chunk_pages", &self.chunk_pages)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresSource {
+    /// Parses the URL and checks that the server answers.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let parsed = url::Url::parse(url).map_err(|e| Error::InvalidUrl {
+            url: redact_url(url),
+            reason: e.to_string(),
+        })?;
+        let mut partition = PartitionMethod::Ctid;
+        let mut chunk_pages = DEFAULT_CHUNK_PAGES;
+        let mut default_schema = "public".to_string();
+        let mut driver = parsed.clone();
+        driver.set_query(None);
+        let _ = driver.set_scheme("postgresql");
+        {
+            let mut pairs = driver.query_pairs_mut();
+            for (k, v) in parsed.query_pairs() {
+                let bad = |reason: String| Error::InvalidUrl {
+                    url: redact_url(url),
+                    reason,
+                };
+                match k.as_ref() {
+                    "partition" => {
+                        partition = match v.as_ref() {
+                            "ctid" => PartitionMethod::Ctid,
+                            "key" => PartitionMethod::Key,
+                            "none" => PartitionMethod::None,
+                            other => {
+                                return Err(bad(format!(
+                                    "partition must be ctid, key or none, not `{other}`"
+                                )))
+                            }
+                        }
+                    }
+                    "chunk_pages" => {
+                        chunk_pages = v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                            bad(format!("chunk_pages must be a positive integer, not `{v}`"))
+                        })?
+                    }
+                    "schema" => default_schema = v.to_string(),
+                    _ => {
+                        pairs.append_pair(&k, &v);
+                    }
+                }
+            }
+        }
+        let mut driver_url = driver.to_string();
+        if driver_url.ends_with('?') {
+            driver_url.pop();
+        }
+        let target = format!(
+            "postgres at {}:{}{}",
+            parsed.host_str().unwrap_or("localhost"),
+            parsed.port().unwrap_or(5432),
+            parsed.path()
+        );
+        let password = parsed.password().map(|p| {
+            percent_encoding::percent_decode_str(p)
+                .decode_utf8_lossy()
+                .into_owned()
+        });
+        let source = Self {
+            driver_url,
+            target,
+            password,
+            default_schema,
+            partition,
+            chunk_pages,
+            client: Mutex::new(None),
+            dialect: PostgreSqlDialect {},
+        };
+        source.with_client(|c| async { Ok(((), c)) }).await?;
+        Ok(source)
+    }
+
+    fn map_err(&self, e: tokio_postgres::Error) -> Error {
+        let message = scrub(&e.to_string(), self.password.as_deref());
+        if let Some(db) = e.as_db_error() {
+            let code = db.code().code().to_string();
+            let message = scrub(db.message(), self.password.as_deref());
+            if code == "28P01" || code == "28000" {
+                return Error::Authentication {
+                    target: self.target.clone(),
+                    message,
+                };
+            }
+            if code == "3D000" {
+                return Error::Connection {
+                    target: self.target.clone(),
+                    message,
+                };
+            }
+            return Error::Source {
+                backend: "postgres",
+                code: Some(code),
+                message,
+            };
+        }
+        if e.is_closed() || message.contains("error connecting") || message.contains("connect") {
+            return Error::Connection {
+                target: self.target.clone(),
+                message,
+            };
+        }
+        Error::Source {
+            backend: "postgres",
+            code: None,
+            message,
+        }
+    }
+
+    async fn new_client(&self) -> Result<tokio_postgres::Client> {
+        let (client, connection) = tokio_postgres::connect(&self.driver_url, tokio_postgres::NoTls)
+            .await
+            .map_err(|e| self.map_err(e))?;
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(client)
+    }
+
+    /// Runs `f` with the metadata connection, reconnecting when it was closed.
+    async fn with_client<F, Fut, T>(&self, f: F) -> Result<T>
+    where
+        F: FnOnce(tokio_postgres::Client) -> Fut,
+        Fut: std::future::Future<Output = Result<(T, tokio_postgres::Client)>>,
+        T: Send,
+    {
+        let mut guard = self.client.lock().await;
+        let client = match guard.take() {
+            Some(c) if !c.is_closed() => c,
+            _ => self.new_client().await?,
+        };
+        let (value, client) = f(client).await?;
+        *guard = Some(client);
+        Ok(value)
+    }
+
+    async fn query(
+        &self,
+        sql: &'static str,
+        params: Vec<String>,
+    ) -> Result<Vec<tokio_postgres::Row>> {
+        let this = self;
+        self.with_client(|client| async move {
+            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+                .iter()
+                .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+                .collect();
+            let rows = client
+                .query(sql, &refs)
+                .await
+                .map_err(|e| this.map_err(e))?;
+            Ok((rows, client))
+        })
+        .await
+    }
+}
+
+const TABLES_SQL: &str = "SELECT n.nspname::text, c.relname::text FROM pg_catalog.pg_class c \
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     WHERE c.relkind IN ('r','v','m','p','f') AND NOT c.relispartition \
+       AND n.nspname NOT IN ('pg_catalog','information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' \
+       AND n.nspname NOT LIKE 'pg\\_temp%' \
+     ORDER BY 1, 2";
+
+const COLUMNS_SQL: &str = "SELECT a.attname::text, t.typname::text, t.typtype::text, a.atttypmod, a.attnotnull, \
+       COALESCE(et.typname::text, ''), pg_catalog.format_type(a.atttypid, a.atttypmod), c.relkind::text, \
+       COALESCE((SELECT pa.attname::text FROM pg_catalog.pg_index i \
+                 JOIN pg_catalog.pg_attribute pa ON pa.attrelid = i.indrelid AND pa.attnum = i.indkey[0] \
+                 WHERE i.indrelid = c.oid AND i.indisprimary AND i.indnatts = 1 \
+                   AND pa.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)), '') \
+     FROM pg_catalog.pg_attribute a \
+     JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
+     LEFT JOIN pg_catalog.pg_type et ON et.oid = t.typelem AND t.typcategory = 'A' \
+     WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped \
+     ORDER BY a.attnum";
+
+const PAGES_SQL: &str =
+    "SELECT (pg_catalog.pg_relation_size(c.oid) / current_setting('block_size')::bigint)::bigint \
+     FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     WHERE n.nspname = $1 AND c.relname = $2";
+
+/// Keeps the transaction that exported a snapshot open.
+struct SnapshotOwner {
+    _client: tokio_postgres::Client,
+}
+
+/// A ctid bound `(page,0)` as a predicate on the hidden `ctid` column.
+fn ctid_bound(page: i64, lower: bool) -> Expr {
+    let tid = lit(format!("({page},0)"));
+    if lower {
+        col("ctid").gt_eq(tid)
+    } else {
+        col("ctid").lt(tid)
+    }
+}
+
+/// Chunk predicates covering `[a, b)` of `[0, total)` with open ends at the extremes.
+fn range_predicates(
+    ranges: &[(i64, i64)],
+    total_hi: i64,
+    chunk: i64,
+    bound: &dyn Fn(i64, bool) -> Expr,
+    global_lo: i64,
+) -> Vec<Vec<Option<Expr>>> {
+    ranges
+        .iter()
+        .map(|(a, b)| {
+            let pieces = ((b - a) + chunk - 1) / chunk;
+            split_range(*a, *b, pieces.max(1) as usize)
+                .into_iter()
+                .map(|(x, y)| {
+                    let lower = (x > global_lo).then(|| bound(x, true));
+                    let upper = (y < total_hi).then(|| bound(y, false));
+                    match (lower, upper) {
+                        (Some(l), Some(u)) => Some(l.and(u)),
+                        (Some(l), None) => Some(l),
+                        (None, Some(u)) => Some(u),
+                        (None, None) => None,
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[async_trait]
+impl Source for PostgresSource {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn default_schema(&self) -> &str {
+        &self.default_schema
+    }
+
+    fn dialect(&self) -> &dyn Dialect {
+        &self.dialect
+    }
+
+    async fn list_tables(&self) -> Result<Vec<(String, String)>> {
+        let rows = self.query(TABLES_SQL, vec![]).await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn table_meta(&self, schema: &str, table: &str) -> Result<Option<TableMeta>> {
+        let rows = self
+            .query(COLUMNS_SQL, vec![schema.to_string(), table.to_string()])
+            .await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let relkind: String = rows[0].get(7);
+        let key: String = rows[0].get(8);
+        let columns = rows
+            .iter()
+            .map(|r| {
+                types::column_spec(&types::PgColumn {
+                    name: r.get(0),
+                    typname: r.get(1),
+                    typtype: r.get(2),
+                    typmod: r.get(3),
+                    not_null: r.get(4),
+                    elem: r.get(5),
+                    formatted: r.get(6),
+                })
+            })
+            .collect::<Vec<_>>();
+        Ok(Some(TableMeta {
+            schema: schema.to_string(),
+            table: table.to_string(),
+            arrow_schema: schema_of(&columns),
+            columns,
+            physical_partitioning: relkind == "r" || relkind == "m",
+            key_column: (!key.is_empty()).then_some(key),
+        }))
+    }
+
+    fn filter_pushdown(&self, meta: &TableMeta, filter: &Expr) -> TableProviderFilterPushDown {
+        classify(
+            meta,
+            &PushdownRules {
+                text_equality: TableProviderFilterPushDown::Exact,
+                like: TableProviderFilterPushDown::Inexact,
+                temporal: TableProviderFilterPushDown::Exact,
+                float_zero: false,
+            },
+            filter,
+        )
+    }
+
+    fn hidden_columns(&self) -> Vec<FieldRef> {
+        vec![Arc::new(Field::new("ctid", DataType::Utf8, false))]
+    }
+
+    async fn plan_partitions(&self, meta: &TableMeta, target: usize) -> Result<PartitionPlan> {
+        let whole = || PartitionPlan {
+            partitions: vec![vec![None]],
+            method: "none".into(),
+        };
+        if self.partition == PartitionMethod::None {
+            return Ok(whole());
+        }
+        let rows = self
+            .query(PAGES_SQL, vec![meta.schema.clone(), meta.table.clone()])
+            .await?;
+        let pages: i64 = rows.first().map(|r| r.get(0)).unwrap_or(0);
+        let target = target.max(1);
+        match (self.partition, &meta.key_column) {
+            (PartitionMethod::Key, Some(key)) => {
+                let sql = format!(
+                    "SELECT min({k})::bigint, max({k})::bigint FROM {s}.{t}",
+                    k = quote_ident(key),
+                    s = quote_ident(&meta.schema),
+                    t = quote_ident(&meta.table)
+                );
+                let bounds = self
+                    .with_client(|client| async move {
+                        let r = client.query_one(sql.as_str(), &[]).await;
+                        Ok((r, client))
+                    })
+                    .await?
+                    .map_err(|e| self.map_err(e))?;
+                let (lo, hi): (Option<i64>, Option<i64>) = (bounds.get(0), bounds.get(1));
+                let (Some(lo), Some(hi)) = (lo, hi) else {
+                    return Ok(whole());
+                };
+                let hi = hi.saturating_add(1);
+                let ranges = split_range(lo, hi, target);
+                let chunks_per_partition = (pages / target as i64 / self.chunk_pages).max(1);
+                let chunk = ((hi as i128 - lo as i128)
+                    / (target as i128 * chunks_per_partition as i128))
+                    .max(1) as i64;
+                let key = key.clone();
+                let bound = move |v: i64, lower: bool| {
+                    if lower {
+                        col(key.as_str()).gt_eq(lit(v))
+                    } else {
+                        col(key.as_str()).lt(lit(v))
+                    }
+                };
+                Ok(PartitionPlan {
+                    partitions: range_predicates(&ranges, hi, chunk, &bound, lo),
+                    method: format!(
+                        "key {} ranges",
+                        meta.key_column.as_deref().unwrap_or_default()
+                    ),
+                })
+            }
+            _ if meta.physical_partitioning && pages > 0 => {
+                let ranges = split_range(0, pages, target);
+                Ok(PartitionPlan {
+                    partitions: range_predicates(&ranges, pages, self.chunk_pages, &ctid_bound, 0),
+                    method: "ctid page ranges".into(),
+                })
+            }
+            _ => Ok(whole()),
+        }
+    }
+
+    async fn snapshot(&self) -> Result<Option<Snapshot>> {
+        let client = self.new_client().await?;
+        client
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+            .map_err(|e| self.map_err(e))?;
+        let row = client
+            .query_one("SELECT pg_catalog.pg_export_snapshot()", &[])
+            .await
+            .map_err(|e| self.map_err(e))?;
+        let id: String = row.get(0);
+        if !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(Error::Source {
+                backend: "postgres",
+                code: None,
+                message: format!("unexpected snapshot id `{id}`"),
+            });
+        }
+        Ok(Some(Snapshot {
+            statements: vec![
+                "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY".into(),
+                format!("SET TRANSACTION SNAPSHOT '{id}'"),
+            ],
+            keep_alive: Arc::new(SnapshotOwner { _client: client }),
+        }))
+    }
+
+    fn reader(&self) -> ReaderConfig {
+        ReaderConfig {
+            url: self.driver_url.clone(),
+            protocol: Some("binary"),
+            session_statements: vec![
+                "SET TIME ZONE 'UTC'".into(),
+                "SET IntervalStyle = 'iso_8601'".into(),
+                "SET extra_float_digits = 3".into(),
+            ],
+            secret: self.password.clone(),
+        }
+    }
+}
+
+/// Quotes a PostgreSQL identifier.
+pub fn quote_ident(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}

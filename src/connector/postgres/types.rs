@@ -1,0 +1,166 @@
+//! PostgreSQL type → Arrow type map (see docs/postgres.md for the table).
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, IntervalUnit, TimeUnit};
+
+use crate::schema::ColumnSpec;
+
+/// Unconstrained `numeric` columns read as this decimal; a value that does not fit is an error.
+pub const UNCONSTRAINED_NUMERIC: DataType = DataType::Decimal128(38, 10);
+
+/// One row of the catalog query.
+pub struct PgColumn {
+    pub name: String,
+    pub typname: String,
+    pub typtype: String,
+    pub typmod: i32,
+    pub not_null: bool,
+    pub elem: String,
+    pub formatted: String,
+}
+
+/// The Arrow type of a scalar PostgreSQL type that ConnectorX decodes natively.
+fn native_scalar(typname: &str) -> Option<DataType> {
+    Some(match typname {
+        "int2" => DataType::Int16,
+        "int4" => DataType::Int32,
+        "int8" => DataType::Int64,
+        "float4" => DataType::Float32,
+        "float8" => DataType::Float64,
+        "bool" => DataType::Boolean,
+        "text" | "varchar" | "name" | "citext" => DataType::Utf8,
+        "uuid" | "json" | "jsonb" => DataType::Utf8,
+        "date" => DataType::Date32,
+        "timestamp" => DataType::Timestamp(TimeUnit::Microsecond, None),
+        "timestamptz" => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        "time" => DataType::Time64(TimeUnit::Microsecond),
+        "bytea" => DataType::Binary,
+        _ => return None,
+    })
+}
+
+/// Arrays ConnectorX decodes natively (element type).
+fn native_array_elem(elem: &str) -> Option<DataType> {
+    Some(match elem {
+        "int2" => DataType::Int16,
+        "int4" => DataType::Int32,
+        "int8" => DataType::Int64,
+        "float4" => DataType::Float32,
+        "float8" => DataType::Float64,
+        "bool" => DataType::Boolean,
+        "text" | "varchar" => DataType::Utf8,
+        _ => return None,
+    })
+}
+
+/// numeric(p,s) from its type modifier.
+fn numeric_type(typmod: i32) -> Option<DataType> {
+    if typmod < 4 {
+        return Some(UNCONSTRAINED_NUMERIC);
+    }
+    let m = typmod - 4;
+    let precision = ((m >> 16) & 0xffff) as u8;
+    let scale_raw = m & 0x7ff;
+    // Scales are 11-bit signed since PostgreSQL 15.
+    let scale = if scale_raw > 1023 {
+        scale_raw - 2048
+    } else {
+        scale_raw
+    };
+    if scale < 0 || scale as u8 > precision {
+        return None;
+    }
+    match precision {
+        1..=38 => Some(DataType::Decimal128(precision, scale as i8)),
+        39..=76 => Some(DataType::Decimal256(precision, scale as i8)),
+        _ => None,
+    }
+}
+
+/// Maps one column.
+pub fn column_spec(c: &PgColumn) -> ColumnSpec {
+    let nullable = !c.not_null;
+    let name = c.name.as_str();
+    let source = c.formatted.clone();
+    if c.typtype == "e" {
+        return ColumnSpec::native(name, DataType::Utf8, nullable, source);
+    }
+    if c.typtype != "b" {
+        // Domains, composites, ranges, multiranges, pseudo-types: their text form.
+        return ColumnSpec::text(name, DataType::Utf8, nullable, source);
+    }
+    match c.typname.as_str() {
+        "numeric" => match numeric_type(c.typmod) {
+            Some(dt) => ColumnSpec::text(name, dt, nullable, source),
+            None => ColumnSpec::text(name, DataType::Utf8, nullable, source),
+        },
+        // Blank-padded: the text form drops the pad, as PostgreSQL's comparisons do.
+        "bpchar" => ColumnSpec::text(name, DataType::Utf8, nullable, source),
+        "interval" => ColumnSpec::text(
+            name,
+            DataType::Interval(IntervalUnit::MonthDayNano),
+            nullable,
+            source,
+        ),
+        t => {
+            if let Some(dt) = native_scalar(t) {
+                return ColumnSpec::native(name, dt, nullable, source);
+            }
+            if !c.elem.is_empty() {
+                if let Some(elem) = native_array_elem(&c.elem) {
+                    let dt = DataType::List(Arc::new(Field::new_list_field(elem, true)));
+                    return ColumnSpec::native(name, dt, nullable, source);
+                }
+            }
+            ColumnSpec::text(name, DataType::Utf8, nullable, source)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn col(typname: &str, typmod: i32) -> PgColumn {
+        PgColumn {
+            name: "c".into(),
+            typname: typname.into(),
+            typtype: "b".into(),
+            typmod,
+            not_null: false,
+            elem: String::new(),
+            formatted: typname.into(),
+        }
+    }
+
+    #[test]
+    fn numeric_modifiers() {
+        // numeric(12,2): typmod = (12 << 16 | 2) + 4
+        let spec = column_spec(&col("numeric", (12 << 16 | 2) + 4));
+        assert_eq!(spec.field.data_type(), &DataType::Decimal128(12, 2));
+        assert_eq!(
+            column_spec(&col("numeric", -1)).field.data_type(),
+            &UNCONSTRAINED_NUMERIC
+        );
+        assert_eq!(
+            column_spec(&col("numeric", (50 << 16 | 5) + 4))
+                .field
+                .data_type(),
+            &DataType::Decimal256(50, 5)
+        );
+        assert_eq!(
+            column_spec(&col("numeric", (200 << 16 | 5) + 4))
+                .field
+                .data_type(),
+            &DataType::Utf8
+        );
+    }
+
+    #[test]
+    fn unknown_types_read_as_text() {
+        let spec = column_spec(&col("inet", -1));
+        assert_eq!(spec.field.data_type(), &DataType::Utf8);
+        assert_eq!(spec.read, crate::schema::ReadAs::Text);
+    }
+}

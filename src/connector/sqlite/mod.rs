@@ -1,0 +1,323 @@
+//! SQLite: catalog from `sqlite_master` and `PRAGMA table_info`, reads through ConnectorX,
+//! partitions by rowid ranges.
+//!
+//! URL: `sqlite:///absolute/path.db` or `sqlite://relative/path.db`. Options:
+//!
+//! | option | default | meaning |
+//! |---|---|---|
+//! | `chunk_rows` | `250000` | rowids per chunk query; bounds what one partition holds in memory |
+//!
+//! SQLite has no snapshot that several connections share: a partitioned scan of a file that is
+//! being written may see different versions in different partitions.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, FieldRef, TimeUnit};
+use async_trait::async_trait;
+use datafusion::logical_expr::{col, lit, Expr, TableProviderFilterPushDown as P};
+use datafusion::sql::unparser::dialect::{Dialect, SqliteDialect};
+
+use super::pushdown::{classify, PushdownRules};
+use super::{split_range, PartitionPlan, ReaderConfig, Source, TableMeta};
+use crate::error::{Error, Result};
+use crate::schema::{schema_of, ColumnSpec};
+
+/// Rowids per chunk query unless the URL says otherwise.
+pub const DEFAULT_CHUNK_ROWS: i64 = 250_000;
+
+/// A SQLite database file.
+pub struct SqliteSource {
+    path: PathBuf,
+    chunk_rows: i64,
+    dialect: SqliteDialect,
+}
+
+impl std::fmt::Debug for SqliteSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteSource")
+            .field("path", &self.path)
+            .field("chunk_rows", &self.chunk_rows)
+            .finish()
+    }
+}
+
+impl SqliteSource {
+    /// Opens (read-only) the file named by the URL; it must exist.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let rest = url
+            .strip_prefix("sqlite://")
+            .ok_or_else(|| Error::UnsupportedScheme(url.split(':').next().unwrap_or("").into()))?;
+        let (path_part, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let mut chunk_rows = DEFAULT_CHUNK_ROWS;
+        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+            match k.as_ref() {
+                "chunk_rows" => {
+                    chunk_rows = v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        Error::InvalidUrl {
+                            url: url.into(),
+                            reason: format!("chunk_rows must be a positive integer, not `{v}`"),
+                        }
+                    })?
+                }
+                other => {
+                    return Err(Error::InvalidUrl {
+                        url: url.into(),
+                        reason: format!("unknown option `{other}` (known: chunk_rows)"),
+                    })
+                }
+            }
+        }
+        let decoded = percent_encoding::percent_decode_str(path_part)
+            .decode_utf8_lossy()
+            .into_owned();
+        if decoded.is_empty() {
+            return Err(Error::InvalidUrl {
+                url: url.into(),
+                reason: "no file path".into(),
+            });
+        }
+        let path = std::path::absolute(&decoded)?;
+        if !path.is_file() {
+            return Err(Error::Connection {
+                target: format!("sqlite file {}", path.display()),
+                message: "no such file".into(),
+            });
+        }
+        let source = Self {
+            path,
+            chunk_rows,
+            dialect: SqliteDialect {},
+        };
+        source
+            .run(|c| {
+                c.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+            })
+            .await?;
+        Ok(source)
+    }
+
+    async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let path = self.path.clone();
+        let target = format!("sqlite file {}", path.display());
+        tokio::task::spawn_blocking(move || {
+            let conn = rusqlite::Connection::open_with_flags(
+                &path,
+                rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                    | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| Error::Connection {
+                target: target.clone(),
+                message: e.to_string(),
+            })?;
+            f(&conn).map_err(|e| Error::Source {
+                backend: "sqlite",
+                code: match &e {
+                    rusqlite::Error::SqliteFailure(err, _) => Some(err.extended_code.to_string()),
+                    _ => None,
+                },
+                message: e.to_string(),
+            })
+        })
+        .await
+        .map_err(|e| Error::Io(std::io::Error::other(e)))?
+    }
+}
+
+/// Maps a declared column type the way SQLite's affinity rules (and ConnectorX) read it.
+pub fn column_spec(name: &str, decl: &str, not_null: bool) -> ColumnSpec {
+    let d = decl.to_ascii_lowercase();
+    let nullable = !not_null;
+    let native = |dt: DataType| ColumnSpec::native(name, dt, nullable, decl);
+    match d.as_str() {
+        "int4" => native(DataType::Int32),
+        "int2" => native(DataType::Int16),
+        "boolean" | "bool" => native(DataType::Boolean),
+        "date" => native(DataType::Date32),
+        "time" => native(DataType::Time64(TimeUnit::Microsecond)),
+        "datetime" | "timestamp" => native(DataType::Timestamp(TimeUnit::Microsecond, None)),
+        _ if d.contains("int") => native(DataType::Int64),
+        _ if d.contains("char") || d.contains("clob") || d.contains("text") => {
+            native(DataType::Utf8)
+        }
+        _ if d.contains("real") || d.contains("floa") || d.contains("doub") => {
+            native(DataType::Float64)
+        }
+        _ if d.contains("blob") => native(DataType::Binary),
+        // NUMERIC/DECIMAL affinity holds integers or reals: read the text form, parse as float.
+        _ if d.contains("num") || d.contains("dec") => {
+            ColumnSpec::text(name, DataType::Float64, nullable, decl)
+        }
+        _ => ColumnSpec::text(name, DataType::Utf8, nullable, decl),
+    }
+}
+
+#[async_trait]
+impl Source for SqliteSource {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn default_schema(&self) -> &str {
+        "main"
+    }
+
+    fn dialect(&self) -> &dyn Dialect {
+        &self.dialect
+    }
+
+    async fn list_tables(&self) -> Result<Vec<(String, String)>> {
+        self.run(|c| {
+            let mut stmt = c.prepare(
+                "SELECT name FROM sqlite_master WHERE type IN ('table','view') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+            )?;
+            let names = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(names.into_iter().map(|n| ("main".to_string(), n)).collect())
+        })
+        .await
+    }
+
+    async fn table_meta(&self, schema: &str, table: &str) -> Result<Option<TableMeta>> {
+        if schema != "main" {
+            return Ok(None);
+        }
+        let t = table.to_string();
+        let info = self
+            .run(move |c| {
+                let kind: Option<(String, String)> = c
+                    .query_row(
+                        "SELECT type, COALESCE(sql, '') FROM sqlite_master WHERE name = ?1",
+                        [&t],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .map(Some)
+                    .or_else(|e| match e {
+                        rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                        e => Err(e),
+                    })?;
+                let Some((kind, sql)) = kind else {
+                    return Ok(None);
+                };
+                let mut stmt = c.prepare(
+                    "SELECT name, type, \"notnull\", pk FROM pragma_table_info(?1) ORDER BY cid",
+                )?;
+                let cols = stmt
+                    .query_map([&t], |r| {
+                        Ok((
+                            r.get::<_, String>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, bool>(2)?,
+                            r.get::<_, i64>(3)?,
+                        ))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(Some((kind, sql, cols)))
+            })
+            .await?;
+        let Some((kind, sql, cols)) = info else {
+            return Ok(None);
+        };
+        let columns: Vec<ColumnSpec> = cols
+            .iter()
+            .map(|(n, d, nn, _)| column_spec(n, d, *nn))
+            .collect();
+        let rowid_table = kind == "table" && !sql.to_ascii_uppercase().contains("WITHOUT ROWID");
+        Ok(Some(TableMeta {
+            schema: "main".into(),
+            table: table.to_string(),
+            arrow_schema: schema_of(&columns),
+            columns,
+            physical_partitioning: false,
+            key_column: rowid_table.then(|| "rowid".to_string()),
+        }))
+    }
+
+    fn filter_pushdown(&self, meta: &TableMeta, filter: &Expr) -> P {
+        classify(
+            meta,
+            &PushdownRules {
+                // A column may be declared COLLATE NOCASE: the source finds a superset.
+                text_equality: P::Inexact,
+                // SQLite's LIKE ignores ASCII case: a superset again.
+                like: P::Inexact,
+                // Dates are stored as text, and the unparser writes `CAST('1994-01-01' AS DATE)`,
+                // which SQLite evaluates to the number 1994: never push date comparisons.
+                temporal: P::Unsupported,
+                float_zero: false,
+            },
+            filter,
+        )
+    }
+
+    fn hidden_columns(&self) -> Vec<FieldRef> {
+        vec![Arc::new(Field::new("rowid", DataType::Int64, false))]
+    }
+
+    async fn plan_partitions(&self, meta: &TableMeta, target: usize) -> Result<PartitionPlan> {
+        let whole = PartitionPlan {
+            partitions: vec![vec![None]],
+            method: "none".into(),
+        };
+        let Some(key) = meta.key_column.clone() else {
+            return Ok(whole);
+        };
+        let t = meta.table.clone();
+        let (lo, hi) = self
+            .run(move |c| {
+                c.query_row(
+                    &format!(
+                        "SELECT min(rowid), max(rowid) FROM \"{}\"",
+                        t.replace('"', "\"\"")
+                    ),
+                    [],
+                    |r| Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?)),
+                )
+            })
+            .await?;
+        let (Some(lo), Some(hi)) = (lo, hi) else {
+            return Ok(whole);
+        };
+        let hi = hi.saturating_add(1);
+        let ranges = split_range(lo, hi, target.max(1));
+        let chunk = self.chunk_rows;
+        let partitions = ranges
+            .iter()
+            .map(|(a, b)| {
+                let pieces =
+                    ((*b as i128 - *a as i128 + chunk as i128 - 1) / chunk as i128).max(1) as usize;
+                split_range(*a, *b, pieces)
+                    .into_iter()
+                    .map(|(x, y)| {
+                        let lower = (x > lo).then(|| col(key.as_str()).gt_eq(lit(x)));
+                        let upper = (y < hi).then(|| col(key.as_str()).lt(lit(y)));
+                        match (lower, upper) {
+                            (Some(l), Some(u)) => Some(l.and(u)),
+                            (l, u) => l.or(u),
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(PartitionPlan {
+            partitions,
+            method: "rowid ranges".into(),
+        })
+    }
+
+    fn reader(&self) -> ReaderConfig {
+        ReaderConfig {
+            url: format!("sqlite://{}", self.path.display()),
+            protocol: None,
+            session_statements: vec![],
+            secret: None,
+        }
+    }
+}

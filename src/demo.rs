@@ -1,0 +1,259 @@
+//! The embedded demo data set: TPC-H generated with `tpchgen`, split between a SQLite file
+//! (`nation`, `region`, `customer`, `orders`) and Parquet files (`lineitem`, `part`, `supplier`),
+//! so that one query joins two kinds of source with no server at all.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, AsArray};
+use arrow::compute::cast;
+use arrow::datatypes::{DataType, Date32Type, Float64Type, Int32Type, Int64Type};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use tpchgen::generators::{
+    CustomerGenerator, LineItemGenerator, NationGenerator, OrderGenerator, PartGenerator,
+    RegionGenerator, SupplierGenerator,
+};
+use tpchgen_arrow::{
+    CustomerArrow, LineItemArrow, NationArrow, OrderArrow, PartArrow, RegionArrow, SupplierArrow,
+};
+
+use crate::error::{Error, Result};
+
+/// The query the demo runs: revenue by nation in 1994, joining SQLite and Parquet tables.
+pub const DEMO_QUERY: &str = "SELECT n.n_name AS nation, count(*) AS lines, \
+       sum(l.l_extendedprice * (1 - l.l_discount)) AS revenue \
+  FROM lite.customer c \
+  JOIN lite.orders o ON o.o_custkey = c.c_custkey \
+  JOIN lite.nation n ON n.n_nationkey = c.c_nationkey \
+  JOIN files.lineitem l ON l.l_orderkey = o.o_orderkey \
+ WHERE o.o_orderdate >= DATE '1994-01-01' AND o.o_orderdate < DATE '1995-01-01' AND c.c_mktsegment = 'BUILDING' \
+ GROUP BY n.n_name ORDER BY revenue DESC LIMIT 10";
+
+/// Where the demo data lives: `$VP_CACHE_DIR`, else the user's cache directory, else `.vp-cache`.
+pub fn default_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("VP_CACHE_DIR") {
+        return PathBuf::from(d);
+    }
+    dirs::cache_dir()
+        .map(|d| d.join("vibe-piper"))
+        .unwrap_or_else(|| PathBuf::from(".vp-cache"))
+}
+
+/// Paths of a generated demo data set.
+#[derive(Debug, Clone)]
+pub struct DemoData {
+    /// The SQLite file.
+    pub sqlite: PathBuf,
+    /// The folder of Parquet files.
+    pub parquet_dir: PathBuf,
+}
+
+impl DemoData {
+    /// `sqlite://` URL of the SQLite file.
+    pub fn sqlite_url(&self) -> String {
+        format!("sqlite://{}", self.sqlite.display())
+    }
+
+    /// `file://` URL of the Parquet folder.
+    pub fn parquet_url(&self) -> Result<String> {
+        url::Url::from_directory_path(&self.parquet_dir)
+            .map(|u| u.to_string())
+            .map_err(|_| {
+                Error::Config(format!(
+                    "{} is not an absolute path",
+                    self.parquet_dir.display()
+                ))
+            })
+    }
+}
+
+/// Generates TPC-H at `scale` into `dir/sf<scale>/` unless it is already there.
+pub fn prepare(dir: &Path, scale: f64) -> Result<DemoData> {
+    if !(scale > 0.0 && scale <= 10.0) {
+        return Err(Error::Config(format!(
+            "scale factor must be in (0, 10], not {scale}"
+        )));
+    }
+    let root = std::path::absolute(dir.join(format!("sf{scale}")))?;
+    let data = DemoData {
+        sqlite: root.join("tpch.db"),
+        parquet_dir: root.join("parquet"),
+    };
+    let done = root.join(".complete");
+    if done.exists() {
+        return Ok(data);
+    }
+    std::fs::create_dir_all(&data.parquet_dir)?;
+    let _ = std::fs::remove_file(&data.sqlite);
+    let mut conn = rusqlite::Connection::open(&data.sqlite).map_err(sqlite_err)?;
+    write_sqlite(
+        &mut conn,
+        "nation",
+        NationArrow::new(NationGenerator::new(scale, 1, 1)),
+    )?;
+    write_sqlite(
+        &mut conn,
+        "region",
+        RegionArrow::new(RegionGenerator::new(scale, 1, 1)),
+    )?;
+    write_sqlite(
+        &mut conn,
+        "customer",
+        CustomerArrow::new(CustomerGenerator::new(scale, 1, 1)),
+    )?;
+    write_sqlite(
+        &mut conn,
+        "orders",
+        OrderArrow::new(OrderGenerator::new(scale, 1, 1)),
+    )?;
+    drop(conn);
+    write_parquet(
+        &data.parquet_dir.join("lineitem.parquet"),
+        LineItemArrow::new(LineItemGenerator::new(scale, 1, 1)),
+    )?;
+    write_parquet(
+        &data.parquet_dir.join("part.parquet"),
+        PartArrow::new(PartGenerator::new(scale, 1, 1)),
+    )?;
+    write_parquet(
+        &data.parquet_dir.join("supplier.parquet"),
+        SupplierArrow::new(SupplierGenerator::new(scale, 1, 1)),
+    )?;
+    std::fs::write(&done, b"ok")?;
+    Ok(data)
+}
+
+fn sqlite_err(e: rusqlite::Error) -> Error {
+    Error::Source {
+        backend: "sqlite",
+        code: None,
+        message: e.to_string(),
+    }
+}
+
+/// Declared SQLite type for an Arrow type (decimals become DOUBLE: SQLite has no exact decimal).
+fn sqlite_decl(dt: &DataType) -> &'static str {
+    match dt {
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => "INTEGER",
+        DataType::Float32 | DataType::Float64 | DataType::Decimal128(..) => "DOUBLE",
+        DataType::Date32 => "DATE",
+        _ => "TEXT",
+    }
+}
+
+/// Writes generated batches into a new SQLite table.
+pub fn write_sqlite(
+    conn: &mut rusqlite::Connection,
+    table: &str,
+    batches: impl Iterator<Item = std::result::Result<RecordBatch, arrow::error::ArrowError>>,
+) -> Result<()> {
+    let mut batches = batches
+        .collect::<std::result::Result<Vec<_>, _>>()?
+        .into_iter()
+        .peekable();
+    let Some(first) = batches.peek() else {
+        return Ok(());
+    };
+    let schema = first.schema();
+    let cols: Vec<String> = schema
+        .fields()
+        .iter()
+        .map(|f| format!("\"{}\" {} NOT NULL", f.name(), sqlite_decl(f.data_type())))
+        .collect();
+    let tx = conn.transaction().map_err(sqlite_err)?;
+    tx.execute_batch(&format!("CREATE TABLE \"{table}\" ({})", cols.join(", ")))
+        .map_err(sqlite_err)?;
+    {
+        let marks = vec!["?"; schema.fields().len()].join(", ");
+        let mut stmt = tx
+            .prepare(&format!("INSERT INTO \"{table}\" VALUES ({marks})"))
+            .map_err(sqlite_err)?;
+        for batch in batches {
+            let columns = batch
+                .columns()
+                .iter()
+                .map(|c| sqlite_column(c.as_ref()))
+                .collect::<Result<Vec<_>>>()?;
+            for row in 0..batch.num_rows() {
+                let values: Vec<&rusqlite::types::Value> =
+                    columns.iter().map(|c| &c[row]).collect();
+                stmt.execute(rusqlite::params_from_iter(values))
+                    .map_err(sqlite_err)?;
+            }
+        }
+    }
+    tx.commit().map_err(sqlite_err)
+}
+
+fn sqlite_column(a: &dyn Array) -> Result<Vec<rusqlite::types::Value>> {
+    use rusqlite::types::Value;
+    let n = a.len();
+    let out = match a.data_type() {
+        DataType::Int32 => a
+            .as_primitive::<Int32Type>()
+            .values()
+            .iter()
+            .map(|v| Value::Integer(*v as i64))
+            .collect(),
+        DataType::Int64 => a
+            .as_primitive::<Int64Type>()
+            .values()
+            .iter()
+            .map(|v| Value::Integer(*v))
+            .collect(),
+        DataType::Decimal128(..) => {
+            let f = cast(a, &DataType::Float64)?;
+            f.as_primitive::<Float64Type>()
+                .values()
+                .iter()
+                .map(|v| Value::Real(*v))
+                .collect()
+        }
+        DataType::Date32 => a
+            .as_primitive::<Date32Type>()
+            .iter()
+            .map(|v| match v.and_then(|d| Date32Type::to_naive_date_opt(d)) {
+                Some(d) => Value::Text(d.format("%Y-%m-%d").to_string()),
+                None => Value::Null,
+            })
+            .collect(),
+        _ => {
+            let s = cast(a, &DataType::Utf8)?;
+            s.as_string::<i32>()
+                .iter()
+                .map(|v| v.map(|t| Value::Text(t.to_string())).unwrap_or(Value::Null))
+                .collect()
+        }
+    };
+    debug_assert_eq!(n, a.len());
+    Ok(out)
+}
+
+fn write_parquet(
+    path: &Path,
+    batches: impl Iterator<Item = std::result::Result<RecordBatch, arrow::error::ArrowError>>,
+) -> Result<()> {
+    let mut batches = batches
+        .collect::<std::result::Result<Vec<_>, _>>()?
+        .into_iter()
+        .peekable();
+    let Some(first) = batches.peek() else {
+        return Ok(());
+    };
+    let schema = first.schema();
+    let tmp = path.with_extension("parquet.tmp");
+    let file = std::fs::File::create(&tmp)?;
+    let mut writer = ArrowWriter::try_new(file, Arc::clone(&schema), None)
+        .map_err(|e| Error::Config(format!("parquet: {e}")))?;
+    for batch in batches {
+        writer
+            .write(&batch)
+            .map_err(|e| Error::Config(format!("parquet: {e}")))?;
+    }
+    writer
+        .close()
+        .map_err(|e| Error::Config(format!("parquet: {e}")))?;
+    std::fs::rename(tmp, path)?;
+    Ok(())
+}

@@ -1,0 +1,302 @@
+//! The engine: a DataFusion session with sources registered as catalogs.
+//!
+//! A source registered as `pg` is the catalog `pg`, whose schemas are the source's schemas
+//! (`pg.public.lineitem`); its default schema is also reachable as `pg.lineitem`.
+
+mod catalog;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use datafusion::catalog::{
+    CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, SchemaProvider,
+};
+use datafusion::dataframe::DataFrame;
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use tokio::sync::Mutex;
+
+pub use catalog::{SourceCatalog, SourceSchema};
+
+use crate::connector::{self, Source};
+use crate::error::{Error, Result};
+use crate::provider::ScanOptions;
+
+/// Builds an [`Engine`].
+#[derive(Debug, Clone, Default)]
+pub struct EngineBuilder {
+    target_partitions: Option<usize>,
+    options: ScanOptions,
+}
+
+impl EngineBuilder {
+    /// Partitions per scan (default: the session's target partitions, i.e. the number of cores).
+    pub fn target_partitions(mut self, n: usize) -> Self {
+        self.target_partitions = Some(n.max(1));
+        self
+    }
+
+    /// Whether filters and limits are pushed to sources (default on).
+    pub fn pushdown(mut self, on: bool) -> Self {
+        self.options.pushdown = on;
+        self
+    }
+
+    /// Rows per batch read from sources (default 8192).
+    pub fn batch_size(mut self, n: usize) -> Self {
+        self.options.batch_size = n.max(1);
+        self
+    }
+
+    /// Creates the engine.
+    pub fn build(self) -> Engine {
+        let mut config = SessionConfig::new().with_information_schema(true);
+        if let Some(n) = self.target_partitions {
+            config = config.with_target_partitions(n);
+        }
+        Engine {
+            ctx: SessionContext::new_with_config(config),
+            options: self.options,
+            sources: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+/// What a registered name refers to.
+#[derive(Debug, Clone)]
+enum Registered {
+    Sql(Arc<dyn Source>),
+    Folder,
+}
+
+/// One SQL session over registered sources.
+pub struct Engine {
+    ctx: SessionContext,
+    options: ScanOptions,
+    sources: Mutex<BTreeMap<String, Registered>>,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+fn check_name(name: &str) -> Result<()> {
+    let mut chars = name.chars();
+    let ok_first = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_');
+    if !ok_first || !chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        return Err(Error::InvalidSourceName {
+            name: name.into(),
+            reason: "use lower-case letters, digits and `_`, starting with a letter".into(),
+        });
+    }
+    if name == "datafusion" || name == "information_schema" || name == "public" {
+        return Err(Error::InvalidSourceName {
+            name: name.into(),
+            reason: "the name is reserved".into(),
+        });
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// An engine with default options.
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// A builder for options.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// The DataFusion session, for anything this API does not wrap.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Registers a source under `name`: `postgres://`, `sqlite://` or `file://` URLs.
+    pub async fn register_source(&self, name: &str, url: &str) -> Result<()> {
+        check_name(name)?;
+        let mut sources = self.sources.lock().await;
+        if sources.contains_key(name) {
+            return Err(Error::InvalidSourceName {
+                name: name.into(),
+                reason: "already registered".into(),
+            });
+        }
+        let scheme = url
+            .split("://")
+            .next()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        let registered = match scheme.as_str() {
+            "postgres" | "postgresql" => {
+                let source: Arc<dyn Source> =
+                    Arc::new(connector::postgres::PostgresSource::connect(url).await?);
+                self.register_sql_source(name, source.clone()).await?;
+                Registered::Sql(source)
+            }
+            "sqlite" => {
+                let source: Arc<dyn Source> =
+                    Arc::new(connector::sqlite::SqliteSource::connect(url).await?);
+                self.register_sql_source(name, source.clone()).await?;
+                Registered::Sql(source)
+            }
+            "file" => {
+                self.register_folder(name, url).await?;
+                Registered::Folder
+            }
+            _ if url.contains("://") => return Err(Error::UnsupportedScheme(scheme)),
+            _ => {
+                return Err(Error::InvalidUrl {
+                    url: crate::error::redact_url(url),
+                    reason: "expected scheme://...".into(),
+                })
+            }
+        };
+        sources.insert(name.to_string(), registered);
+        Ok(())
+    }
+
+    async fn register_sql_source(&self, name: &str, source: Arc<dyn Source>) -> Result<()> {
+        let catalog = Arc::new(SourceCatalog::load(source.clone(), self.options.clone()).await?);
+        if let Some(default) = catalog.schema(source.default_schema()) {
+            self.default_catalog()?.register_schema(name, default)?;
+        }
+        self.ctx.register_catalog(name, catalog);
+        Ok(())
+    }
+
+    async fn register_folder(&self, name: &str, url: &str) -> Result<()> {
+        let dir = connector::file::folder_path(url)?;
+        let schema = Arc::new(MemorySchemaProvider::new());
+        let state = self.ctx.state();
+        for (table, location, kind) in connector::file::discover(&dir)? {
+            let provider = connector::file::listing_table(&state, &location, kind).await?;
+            schema.register_table(table, provider)?;
+        }
+        let catalog = Arc::new(MemoryCatalogProvider::new());
+        catalog.register_schema("public", schema.clone())?;
+        self.default_catalog()?.register_schema(name, schema)?;
+        self.ctx.register_catalog(name, catalog);
+        Ok(())
+    }
+
+    fn default_catalog(&self) -> Result<Arc<dyn CatalogProvider>> {
+        let name = self
+            .ctx
+            .state()
+            .config_options()
+            .catalog
+            .default_catalog
+            .clone();
+        self.ctx
+            .catalog(&name)
+            .ok_or_else(|| Error::Config(format!("default catalog `{name}` is missing")))
+    }
+
+    /// Plans a query (SQL text, including `EXPLAIN`) and returns it as a DataFusion DataFrame.
+    pub async fn sql(&self, query: &str) -> Result<DataFrame> {
+        self.ctx.sql(query).await.map_err(Error::from_datafusion)
+    }
+
+    /// Runs a query and streams its batches.
+    pub async fn sql_stream(&self, query: &str) -> Result<SendableRecordBatchStream> {
+        self.sql(query)
+            .await?
+            .execute_stream()
+            .await
+            .map_err(Error::from_datafusion)
+    }
+
+    /// Runs a query and collects every batch.
+    pub async fn sql_collect(&self, query: &str) -> Result<Vec<RecordBatch>> {
+        self.sql(query)
+            .await?
+            .collect()
+            .await
+            .map_err(Error::from_datafusion)
+    }
+
+    /// Names of the registered sources.
+    pub async fn source_names(&self) -> Vec<String> {
+        self.sources.lock().await.keys().cloned().collect()
+    }
+
+    /// The tables of a registered source with their Arrow schemas, as `schema.table`.
+    pub async fn tables(&self, source: &str) -> Result<Vec<(String, SchemaRef)>> {
+        let catalog = self
+            .ctx
+            .catalog(source)
+            .ok_or_else(|| Error::Config(format!("no source named `{source}` is registered")))?;
+        let mut out = vec![];
+        for schema_name in catalog.schema_names() {
+            let Some(schema) = catalog.schema(&schema_name) else {
+                continue;
+            };
+            for table in schema.table_names() {
+                if let Some(provider) =
+                    schema.table(&table).await.map_err(Error::from_datafusion)?
+                {
+                    out.push((format!("{schema_name}.{table}"), provider.schema()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The SQL source registered as `name` (`None` for folders of files and unknown names).
+    pub async fn source(&self, name: &str) -> Option<Arc<dyn Source>> {
+        match self.sources.lock().await.get(name) {
+            Some(Registered::Sql(s)) => Some(s.clone()),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_name("pg").is_ok());
+        assert!(check_name("my_db2").is_ok());
+        assert!(check_name("Pg").is_err());
+        assert!(check_name("2x").is_err());
+        assert!(check_name("").is_err());
+        assert!(check_name("public").is_err());
+    }
+
+    #[tokio::test]
+    async fn unknown_scheme_is_a_clear_error() {
+        let e = Engine::new()
+            .register_source("x", "oracle://u:secret@h/db")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::UnsupportedScheme(ref s) if s == "oracle"),
+            "{e}"
+        );
+        assert!(!e.to_string().contains("secret"));
+        let e = Engine::new()
+            .register_source("x", "nonsense")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, Error::InvalidUrl { .. }), "{e}");
+    }
+}

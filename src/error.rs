@@ -1,0 +1,199 @@
+//! The crate's error type.
+//!
+//! Every variant says what went wrong and, where it can, what to do about it. Credentials never
+//! appear in an error: URLs are redacted with [`redact_url`] before they are stored, and driver
+//! messages are scrubbed of the password with [`scrub`].
+
+use datafusion::error::DataFusionError;
+
+/// Result alias used across the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Errors returned by vibe-piper.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The source URL could not be parsed or has an option that is not understood.
+    #[error("invalid source URL `{url}`: {reason}")]
+    InvalidUrl {
+        /// The URL with its password replaced by `***`.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The URL scheme names a backend this build does not know.
+    #[error(
+        "unsupported source scheme `{0}`: use postgres://, postgresql://, sqlite:// or file://"
+    )]
+    UnsupportedScheme(String),
+    /// A source name was registered twice or is not a valid identifier.
+    #[error("invalid source name `{name}`: {reason}")]
+    InvalidSourceName {
+        /// The name given.
+        name: String,
+        /// Why it was refused.
+        reason: String,
+    },
+    /// The server could not be reached (refused, unknown host, timeout).
+    #[error("cannot connect to {target}: {message}")]
+    Connection {
+        /// Host and port (or file) without credentials.
+        target: String,
+        /// The driver's message, scrubbed of credentials.
+        message: String,
+    },
+    /// The server refused the credentials.
+    #[error("authentication failed for {target}: {message}")]
+    Authentication {
+        /// Host and port without credentials.
+        target: String,
+        /// The driver's message, scrubbed of credentials.
+        message: String,
+    },
+    /// The source answered a query with an error.
+    #[error("{backend} error{}: {message}", code.as_ref().map(|c| format!(" [{c}]")).unwrap_or_default())]
+    Source {
+        /// Which backend (postgres, sqlite, ...).
+        backend: &'static str,
+        /// The source's own error code (SQLSTATE for PostgreSQL), when it gave one.
+        code: Option<String>,
+        /// The message, scrubbed of credentials.
+        message: String,
+    },
+    /// A table named in a query or a command does not exist in the source.
+    #[error("unknown table `{0}`")]
+    UnknownTable(String),
+    /// A value read from a source does not fit the Arrow type declared for its column.
+    #[error("column `{column}`: {message}")]
+    Value {
+        /// The column name.
+        column: String,
+        /// What did not fit and why.
+        message: String,
+    },
+    /// A configuration file or option is wrong.
+    #[error("configuration error: {0}")]
+    Config(String),
+    /// Error from the DataFusion engine (planning or execution).
+    #[error(transparent)]
+    DataFusion(#[from] DataFusionError),
+    /// Error from arrow-rs.
+    #[error(transparent)]
+    Arrow(#[from] arrow::error::ArrowError),
+    /// File system error.
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// Wraps this error for DataFusion's API boundary, keeping it downcastable.
+    pub fn into_datafusion(self) -> DataFusionError {
+        match self {
+            Error::DataFusion(e) => e,
+            other => DataFusionError::External(Box::new(other)),
+        }
+    }
+
+    /// Finds a vibe-piper error inside a DataFusion error (it wraps ours as `External`).
+    pub fn from_datafusion(e: DataFusionError) -> Error {
+        match e {
+            DataFusionError::External(inner) => match inner.downcast::<Error>() {
+                Ok(ours) => *ours,
+                Err(other) => Error::DataFusion(DataFusionError::External(other)),
+            },
+            DataFusionError::Context(ctx, inner) => match Error::from_datafusion(*inner) {
+                Error::DataFusion(inner) => {
+                    Error::DataFusion(DataFusionError::Context(ctx, Box::new(inner)))
+                }
+                ours => ours,
+            },
+            DataFusionError::Shared(shared) => match std::sync::Arc::try_unwrap(shared) {
+                Ok(inner) => Error::from_datafusion(inner),
+                Err(shared) => Error::DataFusion(DataFusionError::Shared(shared)),
+            },
+            other => Error::DataFusion(other),
+        }
+    }
+}
+
+/// Returns `url` with any password replaced by `***`. Strings that are not URLs are returned
+/// unchanged except that anything between `:` and `@` in the authority is masked.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                let _ = parsed.set_password(Some("***"));
+            }
+            let mut out = parsed.to_string();
+            // Query options such as `password=` are masked too.
+            if let Some(q) = parsed.query() {
+                let masked: Vec<String> = url::form_urlencoded::parse(q.as_bytes())
+                    .map(|(k, v)| {
+                        if k.eq_ignore_ascii_case("password") {
+                            format!("{k}=***")
+                        } else {
+                            format!("{k}={v}")
+                        }
+                    })
+                    .collect();
+                parsed.set_query(Some(&masked.join("&")));
+                out = parsed.to_string();
+            }
+            out
+        }
+        Err(_) => match (url.find("://"), url.rfind('@')) {
+            (Some(s), Some(at)) if at > s => {
+                let auth = &url[s + 3..at];
+                match auth.find(':') {
+                    Some(c) => format!("{}{}:***{}", &url[..s + 3], &auth[..c], &url[at..]),
+                    None => url.to_string(),
+                }
+            }
+            _ => url.to_string(),
+        },
+    }
+}
+
+/// Removes every occurrence of `secret` (when non-empty) from `message`.
+pub fn scrub(message: &str, secret: Option<&str>) -> String {
+    match secret {
+        Some(s) if !s.is_empty() => message.replace(s, "***"),
+        _ => message.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_password_in_url_and_query() {
+        let r = redact_url("postgres://alice:s3cret@db:5432/x?password=s3cret&sslmode=disable");
+        assert!(!r.contains("s3cret"), "{r}");
+        assert!(r.contains("alice:***@db"), "{r}");
+        assert!(r.contains("sslmode=disable"), "{r}");
+        assert_eq!(redact_url("not a url"), "not a url");
+        assert_eq!(redact_url("weird://u:pw@h%%"), "weird://u:***@h%%");
+    }
+
+    #[test]
+    fn scrub_removes_secret() {
+        assert_eq!(
+            scrub("bad pw hunter2 here", Some("hunter2")),
+            "bad pw *** here"
+        );
+        assert_eq!(scrub("x", Some("")), "x");
+        assert_eq!(scrub("x", None), "x");
+    }
+
+    #[test]
+    fn round_trips_through_datafusion() {
+        let e = Error::UnknownTable("t".into()).into_datafusion();
+        assert!(matches!(Error::from_datafusion(e), Error::UnknownTable(t) if t == "t"));
+        let ctx = DataFusionError::Context(
+            "c".into(),
+            Box::new(Error::Config("x".into()).into_datafusion()),
+        );
+        assert!(matches!(Error::from_datafusion(ctx), Error::Config(_)));
+    }
+}

@@ -1,0 +1,251 @@
+//! The partitioned, streaming scan of a source.
+
+use std::any::Any;
+use std::fmt;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use datafusion::common::tree_node::TreeNodeRecursion;
+use datafusion::common::Result as DFResult;
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::physical_expr::EquivalenceProperties;
+use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
+use datafusion::physical_plan::metrics::{ExecutionPlanMetricsSet, MetricBuilder, MetricsSet};
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::{
+    ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning,
+    PhysicalExpr, PlanProperties, ReplaceChildrenOptions,
+};
+use futures::{StreamExt, TryStreamExt};
+use tokio::sync::OnceCell;
+
+use crate::connector::Source;
+use crate::read::cx::{self, CxRequest, ReadMetrics};
+use crate::schema::{conform_batch, schema_of, ColumnSpec};
+
+/// Statements and owner of a snapshot shared by all partitions of one scan.
+type SharedSnapshot = Option<(Vec<String>, Arc<dyn Any + Send + Sync>)>;
+
+/// Reads one source table: one DataFusion partition per range of the table, each a sequence of
+/// chunk queries read through ConnectorX.
+pub struct RemoteScanExec {
+    source: Arc<dyn Source>,
+    columns: Vec<ColumnSpec>,
+    schema: SchemaRef,
+    queries: Vec<Vec<String>>,
+    method: String,
+    limit: Option<usize>,
+    batch_size: usize,
+    properties: Arc<PlanProperties>,
+    metrics: ExecutionPlanMetricsSet,
+    snapshot: Arc<OnceCell<SharedSnapshot>>,
+}
+
+impl fmt::Debug for RemoteScanExec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteScanExec")
+            .field("backend", &self.source.backend())
+            .field("queries", &self.queries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RemoteScanExec {
+    /// A scan of `columns` running `queries[partition]` one after the other.
+    pub fn new(
+        source: Arc<dyn Source>,
+        columns: Vec<ColumnSpec>,
+        queries: Vec<Vec<String>>,
+        method: String,
+        limit: Option<usize>,
+        batch_size: usize,
+    ) -> Self {
+        let schema = schema_of(&columns);
+        let properties = Arc::new(PlanProperties::new(
+            EquivalenceProperties::new(schema.clone()),
+            Partitioning::UnknownPartitioning(queries.len().max(1)),
+            EmissionType::Incremental,
+            Boundedness::Bounded,
+        ));
+        Self {
+            source,
+            columns,
+            schema,
+            queries,
+            method,
+            limit,
+            batch_size,
+            properties,
+            metrics: ExecutionPlanMetricsSet::new(),
+            snapshot: Arc::new(OnceCell::new()),
+        }
+    }
+
+    /// The SQL each partition sends, chunk by chunk.
+    pub fn queries(&self) -> &[Vec<String>] {
+        &self.queries
+    }
+
+    /// The backend read.
+    pub fn backend(&self) -> &'static str {
+        self.source.backend()
+    }
+}
+
+impl DisplayAs for RemoteScanExec {
+    fn fmt_as(&self, t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {
+        let chunks: usize = self.queries.iter().map(Vec::len).sum();
+        let first = self
+            .queries
+            .first()
+            .and_then(|q| q.first())
+            .map(String::as_str)
+            .unwrap_or("");
+        match t {
+            DisplayFormatType::Verbose => {
+                write!(
+                    f,
+                    "RemoteScanExec: source={}, partitions={} ({}), queries={}",
+                    self.source.backend(),
+                    self.queries.len(),
+                    self.method,
+                    chunks
+                )?;
+                for (p, qs) in self.queries.iter().enumerate() {
+                    for q in qs {
+                        write!(f, ", p{p}: {q}")?;
+                    }
+                }
+                Ok(())
+            }
+            _ => write!(
+                f,
+                "RemoteScanExec: source={}, partitions={} ({}), queries={}, sql={}",
+                self.source.backend(),
+                self.queries.len(),
+                self.method,
+                chunks,
+                first
+            ),
+        }
+    }
+}
+
+impl ExecutionPlan for RemoteScanExec {
+    fn name(&self) -> &str {
+        "RemoteScanExec"
+    }
+
+    fn properties(&self) -> &Arc<PlanProperties> {
+        &self.properties
+    }
+
+    fn children(&self) -> Vec<&Arc<dyn ExecutionPlan>> {
+        vec![]
+    }
+
+    fn apply_expressions(
+        &self,
+        _f: &mut dyn FnMut(&Arc<dyn PhysicalExpr>) -> DFResult<TreeNodeRecursion>,
+    ) -> DFResult<TreeNodeRecursion> {
+        Ok(TreeNodeRecursion::Continue)
+    }
+
+    fn replace_children(
+        self: Arc<Self>,
+        _children: Vec<Arc<dyn ExecutionPlan>>,
+        _options: ReplaceChildrenOptions,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        Ok(self)
+    }
+
+    fn with_new_children(
+        self: Arc<Self>,
+        children: Vec<Arc<dyn ExecutionPlan>>,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        self.replace_children(
+            children,
+            ReplaceChildrenOptions::new(ChildrenPropertiesMode::Recompute),
+        )
+    }
+
+    fn metrics(&self) -> Option<MetricsSet> {
+        Some(self.metrics.clone_inner())
+    }
+
+    fn execute(
+        &self,
+        partition: usize,
+        _context: Arc<TaskContext>,
+    ) -> DFResult<SendableRecordBatchStream> {
+        let queries = self.queries.get(partition).cloned().unwrap_or_default();
+        let total_queries: usize = self.queries.iter().map(Vec::len).sum();
+        let source = self.source.clone();
+        let snapshot = self.snapshot.clone();
+        let schema = self.schema.clone();
+        let columns = self.columns.clone();
+        let reader = source.reader();
+        let metrics = ReadMetrics {
+            rows: MetricBuilder::new(&self.metrics).counter("source_rows", partition),
+            bytes: MetricBuilder::new(&self.metrics).counter("source_bytes", partition),
+            wait: MetricBuilder::new(&self.metrics).subset_time("source_wait_time", partition),
+            convert: MetricBuilder::new(&self.metrics).subset_time("convert_time", partition),
+        };
+        let limit = self.limit;
+        let batch_size = self.batch_size;
+        let start = async move {
+            // One consistent view when the scan runs more than one query.
+            let shared = snapshot
+                .get_or_try_init(|| async {
+                    if total_queries <= 1 {
+                        return Ok::<SharedSnapshot, crate::Error>(None);
+                    }
+                    Ok(source
+                        .snapshot()
+                        .await?
+                        .map(|s| (s.statements, s.keep_alive)))
+                })
+                .await
+                .map_err(|e| e.into_datafusion())?
+                .clone();
+            let mut pre = reader.session_statements.clone();
+            let keep_alive = shared.map(|(statements, owner)| {
+                pre.extend(statements);
+                owner
+            });
+            let request = CxRequest {
+                url: reader.url,
+                protocol: reader.protocol,
+                queries,
+                pre_execution: pre,
+                batch_size,
+                limit,
+                backend: source.backend(),
+                secret: reader.secret,
+            };
+            let conform_schema = schema.clone();
+            let conform: cx::Conform = Arc::new(move |batch| {
+                let specs: Vec<&ColumnSpec> = columns.iter().collect();
+                conform_batch(batch, &conform_schema, &specs)
+            });
+            let rx = cx::spawn(request, conform, metrics, keep_alive);
+            let stream = tokio_stream_from(rx).map_err(|e| e.into_datafusion());
+            Ok::<_, datafusion::error::DataFusionError>(stream)
+        };
+        let stream = futures::stream::once(start).try_flatten();
+        Ok(Box::pin(RecordBatchStreamAdapter::new(
+            self.schema.clone(),
+            stream,
+        )))
+    }
+}
+
+/// A `Stream` over a tokio receiver.
+fn tokio_stream_from<T: Send + 'static>(
+    rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures::Stream<Item = T> + Send + 'static {
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
+    .boxed()
+}

@@ -1,0 +1,156 @@
+//! The DataFusion side of a source table: [`RemoteTable`] (a `TableProvider` that decides what to
+//! push down) and [`RemoteScanExec`] (the partitioned, streaming scan that sends the pushed SQL).
+
+mod exec;
+mod sql;
+
+pub use exec::RemoteScanExec;
+pub use sql::remote_query;
+
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use async_trait::async_trait;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::Result as DFResult;
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_plan::ExecutionPlan;
+
+use crate::connector::{Source, TableMeta};
+use crate::schema::ColumnSpec;
+
+/// Options that shape every scan of an engine.
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    /// Push filters and limits to the source (off: the source sends every row; used by the
+    /// differential tests).
+    pub pushdown: bool,
+    /// Rows per Arrow batch read from a source.
+    pub batch_size: usize,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        Self {
+            pushdown: true,
+            batch_size: 8192,
+        }
+    }
+}
+
+/// A table of a SQL source.
+#[derive(Debug)]
+pub struct RemoteTable {
+    source: Arc<dyn Source>,
+    meta: Arc<TableMeta>,
+    options: ScanOptions,
+    table_type: TableType,
+}
+
+impl RemoteTable {
+    /// Wraps a table described by its source's catalog.
+    pub fn new(source: Arc<dyn Source>, meta: TableMeta, options: ScanOptions) -> Self {
+        Self {
+            source,
+            meta: Arc::new(meta),
+            options,
+            table_type: TableType::Base,
+        }
+    }
+
+    /// The catalog description.
+    pub fn meta(&self) -> &TableMeta {
+        &self.meta
+    }
+
+    fn support(&self, filter: &Expr) -> TableProviderFilterPushDown {
+        if self.options.pushdown {
+            self.source.filter_pushdown(&self.meta, filter)
+        } else {
+            TableProviderFilterPushDown::Unsupported
+        }
+    }
+}
+
+#[async_trait]
+impl TableProvider for RemoteTable {
+    fn schema(&self) -> SchemaRef {
+        self.meta.arrow_schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        self.table_type
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> DFResult<Vec<TableProviderFilterPushDown>> {
+        Ok(filters.iter().map(|f| self.support(f)).collect())
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        let pushed: Vec<Expr> = filters
+            .iter()
+            .filter(|f| !matches!(self.support(f), TableProviderFilterPushDown::Unsupported))
+            .cloned()
+            .collect();
+        // DataFusion hands us the limit only when every filter is exact; stay safe regardless.
+        let all_exact = filters
+            .iter()
+            .all(|f| matches!(self.support(f), TableProviderFilterPushDown::Exact));
+        let limit = if self.options.pushdown && all_exact {
+            limit
+        } else {
+            None
+        };
+        let indices: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..self.meta.columns.len()).collect(),
+        };
+        let columns: Vec<ColumnSpec> = indices
+            .iter()
+            .map(|i| self.meta.columns[*i].clone())
+            .collect();
+        let target = state.config().target_partitions();
+        let plan = self
+            .source
+            .plan_partitions(&self.meta, target)
+            .await
+            .map_err(|e| e.into_datafusion())?;
+        let queries = plan
+            .partitions
+            .iter()
+            .map(|chunks| {
+                chunks
+                    .iter()
+                    .map(|chunk| {
+                        remote_query(
+                            self.source.as_ref(),
+                            &self.meta,
+                            &columns,
+                            &pushed,
+                            chunk.as_ref(),
+                            limit,
+                        )
+                    })
+                    .collect::<crate::Result<Vec<_>>>()
+            })
+            .collect::<crate::Result<Vec<_>>>()
+            .map_err(|e| e.into_datafusion())?;
+        Ok(Arc::new(RemoteScanExec::new(
+            self.source.clone(),
+            columns,
+            queries,
+            plan.method,
+            limit,
+            self.options.batch_size,
+        )))
+    }
+}

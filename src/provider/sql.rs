@@ -1,0 +1,64 @@
+//! Writing the remote query with DataFusion's unparser (an AST, never string splicing).
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Schema};
+use datafusion::common::TableReference;
+use datafusion::datasource::empty::EmptyTable;
+use datafusion::datasource::provider_as_source;
+use datafusion::logical_expr::{cast, ident, lit, utils::conjunction, Expr, LogicalPlanBuilder};
+use datafusion::sql::unparser::Unparser;
+
+use crate::connector::{Source, TableMeta};
+use crate::error::Result;
+use crate::schema::{ColumnSpec, ReadAs};
+
+/// Name of the constant column selected when a scan needs no columns (e.g. `count(*)`).
+pub const ROW_MARKER: &str = "__vp_row";
+
+/// The SQL sent to the source for one chunk of a scan: the projected `columns` (text-read ones
+/// cast to text), `filters` and `chunk` ANDed, and `limit`.
+pub fn remote_query(
+    source: &dyn Source,
+    meta: &TableMeta,
+    columns: &[ColumnSpec],
+    filters: &[Expr],
+    chunk: Option<&Expr>,
+    limit: Option<usize>,
+) -> Result<String> {
+    let mut fields: Vec<_> = meta.arrow_schema.fields().iter().cloned().collect();
+    for hidden in source.hidden_columns() {
+        if !fields.iter().any(|f| f.name() == hidden.name()) {
+            fields.push(hidden);
+        }
+    }
+    let unparse_schema = Arc::new(Schema::new(fields));
+    let table = TableReference::partial(meta.schema.as_str(), meta.table.as_str());
+    let mut builder = LogicalPlanBuilder::scan(
+        table,
+        provider_as_source(Arc::new(EmptyTable::new(unparse_schema))),
+        None,
+    )?;
+    let predicates: Vec<Expr> = filters.iter().cloned().chain(chunk.cloned()).collect();
+    if let Some(predicate) = conjunction(predicates) {
+        builder = builder.filter(predicate)?;
+    }
+    let projection: Vec<Expr> = if columns.is_empty() {
+        vec![lit(1i64).alias(ROW_MARKER)]
+    } else {
+        columns
+            .iter()
+            .map(|c| match c.read {
+                ReadAs::Native => ident(c.name()),
+                ReadAs::Text => cast(ident(c.name()), DataType::Utf8).alias(c.name()),
+            })
+            .collect()
+    };
+    builder = builder.project(projection)?;
+    if let Some(n) = limit {
+        builder = builder.limit(0, Some(n))?;
+    }
+    let plan = builder.build()?;
+    let statement = Unparser::new(source.dialect()).plan_to_sql(&plan)?;
+    Ok(statement.to_string())
+}

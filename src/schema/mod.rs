@@ -1,0 +1,447 @@
+//! Typed mapping: how a source column becomes a column of its declared Arrow type.
+//!
+//! A connector describes each column with a [`ColumnSpec`]: the Arrow field the table declares
+//! and how the value travels ([`ReadAs`]). Readers deliver whatever the driver produced (e.g.
+//! ConnectorX widens int2 to Int64 and reads strings as LargeUtf8); [`conform_batch`] turns that
+//! into the declared types losslessly and errors where a value does not fit, never rounding.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    make_array, Array, ArrayRef, AsArray, Decimal128Builder, Decimal256Builder,
+    IntervalMonthDayNanoBuilder,
+};
+use arrow::compute::{cast_with_options, CastOptions};
+use arrow::datatypes::{i256, DataType, Field, FieldRef, IntervalMonthDayNano, Schema, SchemaRef};
+use arrow::record_batch::{RecordBatch, RecordBatchOptions};
+use arrow::util::display::FormatOptions;
+
+use crate::error::{Error, Result};
+
+/// How a column's values travel from the source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadAs {
+    /// As the driver decodes them, then converted losslessly to the declared type.
+    Native,
+    /// As the source's text form (`CAST(col AS TEXT)` at the source), then parsed: used for
+    /// exact decimals, intervals, blank-padded char(n) and types no driver decodes.
+    Text,
+}
+
+/// One column of a source table: its declared Arrow field, its type at the source, and how it
+/// is read.
+#[derive(Debug, Clone)]
+pub struct ColumnSpec {
+    /// Name, declared Arrow type and nullability.
+    pub field: FieldRef,
+    /// The type as the source names it (e.g. `numeric(12,2)`), for display.
+    pub source_type: String,
+    /// How the value is read.
+    pub read: ReadAs,
+}
+
+impl ColumnSpec {
+    /// A column read natively.
+    pub fn native(
+        name: &str,
+        data_type: DataType,
+        nullable: bool,
+        source_type: impl Into<String>,
+    ) -> Self {
+        Self {
+            field: Arc::new(Field::new(name, data_type, nullable)),
+            source_type: source_type.into(),
+            read: ReadAs::Native,
+        }
+    }
+
+    /// A column read through its text form.
+    pub fn text(
+        name: &str,
+        data_type: DataType,
+        nullable: bool,
+        source_type: impl Into<String>,
+    ) -> Self {
+        Self {
+            read: ReadAs::Text,
+            ..Self::native(name, data_type, nullable, source_type)
+        }
+    }
+
+    /// The column name.
+    pub fn name(&self) -> &str {
+        self.field.name()
+    }
+}
+
+/// The Arrow schema of a list of column specs.
+pub fn schema_of(columns: &[ColumnSpec]) -> SchemaRef {
+    Arc::new(Schema::new(
+        columns.iter().map(|c| c.field.clone()).collect::<Vec<_>>(),
+    ))
+}
+
+/// Converts a batch as delivered by a reader into `schema`, column by column (`specs` in the
+/// same order as the batch's columns).
+pub fn conform_batch(
+    batch: RecordBatch,
+    schema: &SchemaRef,
+    specs: &[&ColumnSpec],
+) -> Result<RecordBatch> {
+    if schema.fields().is_empty() {
+        return Ok(RecordBatch::try_new_with_options(
+            schema.clone(),
+            vec![],
+            &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+        )?);
+    }
+    if batch.num_columns() != specs.len() {
+        return Err(Error::Value {
+            column: "*".into(),
+            message: format!(
+                "source returned {} columns, expected {}",
+                batch.num_columns(),
+                specs.len()
+            ),
+        });
+    }
+    let columns = batch
+        .columns()
+        .iter()
+        .zip(specs)
+        .map(|(array, spec)| conform_column(spec.name(), array, spec.field.data_type(), spec.read))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(RecordBatch::try_new(schema.clone(), columns)?)
+}
+
+/// Converts one column to `target`.
+pub fn conform_column(
+    name: &str,
+    array: &ArrayRef,
+    target: &DataType,
+    read: ReadAs,
+) -> Result<ArrayRef> {
+    if array.data_type() == target {
+        return Ok(array.clone());
+    }
+    let value_err = |message: String| Error::Value {
+        column: name.to_string(),
+        message,
+    };
+    if read == ReadAs::Text || matches!(array.data_type(), DataType::Utf8 | DataType::LargeUtf8) {
+        match target {
+            DataType::Decimal128(p, s) => {
+                return parse_decimal128_column(array, *p, *s).map_err(value_err)
+            }
+            DataType::Decimal256(p, s) => {
+                return parse_decimal256_column(array, *p, *s).map_err(value_err)
+            }
+            DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano) => {
+                return parse_interval_column(array).map_err(value_err)
+            }
+            _ => {}
+        }
+    }
+    // Same physical layout, another time zone label (ConnectorX says "+00:00", we say "UTC").
+    if let (DataType::Timestamp(u1, Some(_)), DataType::Timestamp(u2, Some(_))) =
+        (array.data_type(), target)
+    {
+        if u1 == u2 {
+            let data = array
+                .to_data()
+                .into_builder()
+                .data_type(target.clone())
+                .build()?;
+            return Ok(make_array(data));
+        }
+    }
+    let options = CastOptions {
+        safe: false,
+        format_options: FormatOptions::default(),
+    };
+    cast_with_options(array, target, &options).map_err(|e| {
+        value_err(format!(
+            "cannot convert {} to {target}: {e}",
+            array.data_type()
+        ))
+    })
+}
+
+fn text_values(array: &ArrayRef) -> std::result::Result<Vec<Option<&str>>, String> {
+    match array.data_type() {
+        DataType::Utf8 => Ok(array.as_string::<i32>().iter().collect()),
+        DataType::LargeUtf8 => Ok(array.as_string::<i64>().iter().collect()),
+        DataType::Utf8View => Ok(array.as_string_view().iter().collect()),
+        other => Err(format!("expected the text form of the value, got {other}")),
+    }
+}
+
+/// Splits a decimal literal into (negative, integer digits, fraction digits) padded to `scale`,
+/// refusing anything that would have to be rounded.
+fn decimal_digits(text: &str, precision: u8, scale: i8) -> std::result::Result<String, String> {
+    let t = text.trim();
+    let (neg, body) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (int_part, frac_part) = body.split_once('.').unwrap_or((body, ""));
+    if body.is_empty()
+        || !int_part.bytes().all(|b| b.is_ascii_digit())
+        || !frac_part.bytes().all(|b| b.is_ascii_digit())
+        || (int_part.is_empty() && frac_part.is_empty())
+    {
+        return Err(format!("`{t}` is not a finite decimal number"));
+    }
+    let scale_u = scale.max(0) as usize;
+    if frac_part.len() > scale_u && frac_part[scale_u..].bytes().any(|b| b != b'0') {
+        return Err(format!(
+            "value {t} has more than {scale} fractional digits; reading it as Decimal({precision},{scale}) would round it"
+        ));
+    }
+    let int_trim = int_part.trim_start_matches('0');
+    let mut digits = String::with_capacity(int_trim.len() + scale_u + 1);
+    if neg {
+        digits.push('-');
+    }
+    digits.push_str(int_trim);
+    let frac_kept = &frac_part[..frac_part.len().min(scale_u)];
+    digits.push_str(frac_kept);
+    digits.extend(std::iter::repeat_n('0', scale_u - frac_kept.len()));
+    if int_trim.len() + scale_u > precision as usize {
+        return Err(format!(
+            "value {t} does not fit Decimal({precision},{scale})"
+        ));
+    }
+    if digits.is_empty() || digits == "-" {
+        digits.push('0');
+    }
+    Ok(digits)
+}
+
+fn parse_decimal128_column(
+    array: &ArrayRef,
+    p: u8,
+    s: i8,
+) -> std::result::Result<ArrayRef, String> {
+    let values = text_values(array)?;
+    let mut b = Decimal128Builder::with_capacity(values.len());
+    for v in values {
+        match v {
+            None => b.append_null(),
+            Some(t) => {
+                let digits = decimal_digits(t, p, s)?;
+                b.append_value(digits.parse::<i128>().map_err(|e| format!("{t}: {e}"))?)
+            }
+        }
+    }
+    Ok(Arc::new(
+        b.finish()
+            .with_precision_and_scale(p, s)
+            .map_err(|e| e.to_string())?,
+    ))
+}
+
+fn parse_decimal256_column(
+    array: &ArrayRef,
+    p: u8,
+    s: i8,
+) -> std::result::Result<ArrayRef, String> {
+    let values = text_values(array)?;
+    let mut b = Decimal256Builder::with_capacity(values.len());
+    for v in values {
+        match v {
+            None => b.append_null(),
+            Some(t) => {
+                let digits = decimal_digits(t, p, s)?;
+                b.append_value(
+                    i256::from_string(&digits)
+                        .ok_or_else(|| format!("{t} does not fit Decimal256"))?,
+                )
+            }
+        }
+    }
+    Ok(Arc::new(
+        b.finish()
+            .with_precision_and_scale(p, s)
+            .map_err(|e| e.to_string())?,
+    ))
+}
+
+/// Parses an ISO 8601 duration as PostgreSQL prints it with `IntervalStyle = iso_8601`
+/// (e.g. `P1Y2M3DT4H5M6.5S`, `P-1Y-2M3DT-4H`, `PT0S`).
+pub fn parse_iso_interval(text: &str) -> std::result::Result<IntervalMonthDayNano, String> {
+    let bad = || format!("`{text}` is not an ISO 8601 interval");
+    let rest = text.trim().strip_prefix('P').ok_or_else(bad)?;
+    let (date, time) = match rest.split_once('T') {
+        Some((d, t)) => (d, t),
+        None => (rest, ""),
+    };
+    let mut months: i64 = 0;
+    let mut days: i64 = 0;
+    let mut nanos: i128 = 0;
+    for (part, is_time) in [(date, false), (time, true)] {
+        let mut num = String::new();
+        for ch in part.chars() {
+            if ch.is_ascii_digit() || ch == '-' || ch == '+' || ch == '.' {
+                num.push(ch);
+                continue;
+            }
+            if num.is_empty() {
+                return Err(bad());
+            }
+            match (is_time, ch) {
+                (false, 'Y') => months += 12 * num.parse::<i64>().map_err(|_| bad())?,
+                (false, 'M') => months += num.parse::<i64>().map_err(|_| bad())?,
+                (false, 'W') => days += 7 * num.parse::<i64>().map_err(|_| bad())?,
+                (false, 'D') => days += num.parse::<i64>().map_err(|_| bad())?,
+                (true, 'H') => nanos += num.parse::<i128>().map_err(|_| bad())? * 3_600_000_000_000,
+                (true, 'M') => nanos += num.parse::<i128>().map_err(|_| bad())? * 60_000_000_000,
+                (true, 'S') => nanos += seconds_to_nanos(&num).ok_or_else(bad)?,
+                _ => return Err(bad()),
+            }
+            num.clear();
+        }
+        if !num.is_empty() {
+            return Err(bad());
+        }
+    }
+    Ok(IntervalMonthDayNano::new(
+        i32::try_from(months).map_err(|_| bad())?,
+        i32::try_from(days).map_err(|_| bad())?,
+        i64::try_from(nanos).map_err(|_| bad())?,
+    ))
+}
+
+fn seconds_to_nanos(s: &str) -> Option<i128> {
+    let (neg, body) = match s.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    let (whole, frac) = body.split_once('.').unwrap_or((body, ""));
+    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let whole: i128 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let frac_n: i128 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<9}").parse().ok()?
+    };
+    let v = whole * 1_000_000_000 + frac_n;
+    Some(if neg { -v } else { v })
+}
+
+fn parse_interval_column(array: &ArrayRef) -> std::result::Result<ArrayRef, String> {
+    let values = text_values(array)?;
+    let mut b = IntervalMonthDayNanoBuilder::with_capacity(values.len());
+    for v in values {
+        match v {
+            None => b.append_null(),
+            Some(t) => b.append_value(parse_iso_interval(t)?),
+        }
+    }
+    Ok(Arc::new(b.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{
+        Decimal128Array, Int64Array, LargeStringArray, StringArray, TimestampMicrosecondArray,
+    };
+
+    #[test]
+    fn decimals_parse_exactly_or_fail() {
+        let a: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("-12.30"),
+            None,
+            Some("0.05"),
+            Some("99999999.99"),
+        ]));
+        let out = conform_column("d", &a, &DataType::Decimal128(10, 2), ReadAs::Text).unwrap();
+        let d = out.as_any().downcast_ref::<Decimal128Array>().unwrap();
+        assert_eq!(d.value(0), -1230);
+        assert!(d.is_null(1));
+        assert_eq!(d.value(2), 5);
+        assert_eq!(d.value(3), 9_999_999_999);
+        let round: ArrayRef = Arc::new(StringArray::from(vec!["1.234"]));
+        let e =
+            conform_column("d", &round, &DataType::Decimal128(10, 2), ReadAs::Text).unwrap_err();
+        assert!(e.to_string().contains("would round"), "{e}");
+        let big: ArrayRef = Arc::new(StringArray::from(vec!["123456789.5"]));
+        let e = conform_column("d", &big, &DataType::Decimal128(10, 2), ReadAs::Text).unwrap_err();
+        assert!(e.to_string().contains("does not fit"), "{e}");
+        let nan: ArrayRef = Arc::new(StringArray::from(vec!["NaN"]));
+        assert!(conform_column("d", &nan, &DataType::Decimal128(10, 2), ReadAs::Text).is_err());
+        let trailing: ArrayRef = Arc::new(StringArray::from(vec!["1.5000"]));
+        let out =
+            conform_column("d", &trailing, &DataType::Decimal128(10, 2), ReadAs::Text).unwrap();
+        assert_eq!(
+            out.as_any()
+                .downcast_ref::<Decimal128Array>()
+                .unwrap()
+                .value(0),
+            150
+        );
+    }
+
+    #[test]
+    fn decimal256_for_wide_precision() {
+        let a: ArrayRef = Arc::new(LargeStringArray::from(vec![
+            "123456789012345678901234567890123456789012.5",
+        ]));
+        let out = conform_column("d", &a, &DataType::Decimal256(50, 1), ReadAs::Text).unwrap();
+        assert_eq!(
+            arrow::util::display::array_value_to_string(&out, 0).unwrap(),
+            "123456789012345678901234567890123456789012.5"
+        );
+    }
+
+    #[test]
+    fn intervals_parse_iso() {
+        let v = parse_iso_interval("P1Y2M3DT4H5M6.5S").unwrap();
+        assert_eq!((v.months, v.days), (14, 3));
+        assert_eq!(
+            v.nanoseconds,
+            ((4 * 3600 + 5 * 60 + 6) * 1_000_000_000) + 500_000_000
+        );
+        let v = parse_iso_interval("P-1Y-2M3DT-4H-5M-6.25S").unwrap();
+        assert_eq!((v.months, v.days), (-14, 3));
+        assert_eq!(
+            v.nanoseconds,
+            -((4 * 3600 + 5 * 60 + 6) * 1_000_000_000) - 250_000_000
+        );
+        assert_eq!(
+            parse_iso_interval("PT0S").unwrap(),
+            IntervalMonthDayNano::new(0, 0, 0)
+        );
+        assert!(parse_iso_interval("1 day").is_err());
+        assert!(parse_iso_interval("P1X").is_err());
+    }
+
+    #[test]
+    fn native_conversions_are_lossless() {
+        let a: ArrayRef = Arc::new(Int64Array::from(vec![Some(32767), None]));
+        let out = conform_column("i", &a, &DataType::Int16, ReadAs::Native).unwrap();
+        assert_eq!(out.data_type(), &DataType::Int16);
+        let too_big: ArrayRef = Arc::new(Int64Array::from(vec![40000]));
+        assert!(conform_column("i", &too_big, &DataType::Int16, ReadAs::Native).is_err());
+        let ts: ArrayRef =
+            Arc::new(TimestampMicrosecondArray::from(vec![1]).with_timezone("+00:00"));
+        let before = ts.to_data().buffers()[0].as_ptr();
+        let target =
+            DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into()));
+        let out = conform_column("t", &ts, &target, ReadAs::Native).unwrap();
+        assert_eq!(out.data_type(), &target);
+        assert_eq!(
+            out.to_data().buffers()[0].as_ptr(),
+            before,
+            "relabel must not copy"
+        );
+    }
+}
