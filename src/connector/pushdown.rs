@@ -186,6 +186,7 @@ pub fn classify(meta: &TableMeta, rules: &PushdownRules, e: &Expr) -> P {
             _ => P::Unsupported,
         },
         Expr::Not(inner) => negated(classify(meta, rules, inner)),
+        Expr::Literal(ScalarValue::Boolean(_), _) => P::Exact,
         Expr::IsNull(inner) | Expr::IsNotNull(inner) => match operand(meta, inner) {
             Some(Operand::Column(_)) => P::Exact,
             _ => P::Unsupported,

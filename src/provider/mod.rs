@@ -96,20 +96,15 @@ impl TableProvider for RemoteTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> DFResult<Arc<dyn ExecutionPlan>> {
-        let pushed: Vec<Expr> = filters
-            .iter()
-            .filter(|f| !matches!(self.support(f), TableProviderFilterPushDown::Unsupported))
-            .cloned()
-            .collect();
-        // DataFusion hands us the limit only when every filter is exact; stay safe regardless.
-        let all_exact = filters
-            .iter()
-            .all(|f| matches!(self.support(f), TableProviderFilterPushDown::Exact));
-        let limit = if self.options.pushdown && all_exact {
-            limit
+        // DataFusion passes the filters we accepted (possibly rewritten by its simplifier since we
+        // classified them, e.g. `IN` lists turned into `OR`s): all of them go to the source.
+        let pushed: Vec<Expr> = if self.options.pushdown {
+            filters.to_vec()
         } else {
-            None
+            vec![]
         };
+        // DataFusion hands us a limit only when every filter was answered `Exact`.
+        let limit = if self.options.pushdown { limit } else { None };
         let indices: Vec<usize> = match projection {
             Some(p) => p.clone(),
             None => (0..self.meta.columns.len()).collect(),

@@ -44,6 +44,7 @@ pub fn from_cx(batch: arrow56::record_batch::RecordBatch) -> Result<RecordBatch>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use arrow::array::Array;
     use arrow56::array::{Int64Array as I64_56, StringArray as Str56};
 
     #[test]

@@ -225,9 +225,14 @@ impl Source for SqliteSource {
         let Some((kind, sql, cols)) = info else {
             return Ok(None);
         };
+        // An INTEGER PRIMARY KEY is the rowid: never NULL, whatever table_info says.
+        let single_pk = cols.iter().filter(|c| c.3 > 0).count() == 1;
         let columns: Vec<ColumnSpec> = cols
             .iter()
-            .map(|(n, d, nn, _)| column_spec(n, d, *nn))
+            .map(|(n, d, nn, pk)| {
+                let rowid_alias = single_pk && *pk > 0 && d.eq_ignore_ascii_case("integer");
+                column_spec(n, d, *nn || rowid_alias)
+            })
             .collect();
         let rowid_table = kind == "table" && !sql.to_ascii_uppercase().contains("WITHOUT ROWID");
         Ok(Some(TableMeta {

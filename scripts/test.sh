@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Runs the whole test suite against real services: starts what is not running, then nextest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vibe-piper/target}"
+source scripts/services.sh
+ensure_postgres
+if ! command -v cargo-nextest >/dev/null 2>&1; then
+  cargo install --locked cargo-nextest
+fi
+cargo nextest run --no-fail-fast "$@"

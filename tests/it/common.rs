@@ -1,0 +1,266 @@
+//! Test harness: backends as fixtures, so the conformance suite is written once and run per
+//! backend (the way object_store's integration tests run per store).
+
+use std::sync::Arc;
+
+use arrow::record_batch::RecordBatch;
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use async_trait::async_trait;
+use vibe_piper::{Engine, EngineBuilder};
+
+/// Logical column types the shared tests use; each backend names them its own way.
+#[derive(Debug, Clone, Copy)]
+pub enum Ty {
+    BigInt,
+    Int,
+    Text,
+    Double,
+    Bool,
+    Date,
+}
+
+/// A fresh namespace (PostgreSQL schema, SQLite file) owned by one test.
+#[async_trait]
+pub trait Namespace: Send + Sync {
+    /// Runs DDL/DML inside the namespace.
+    async fn exec(&self, sql: &str);
+    /// The source URL, with extra `options` (`k=v&k2=v2`).
+    fn url(&self, options: &str) -> String;
+    /// The backend's name for a logical type.
+    fn ty(&self, t: Ty) -> &'static str;
+    /// Removes the namespace.
+    async fn cleanup(&self);
+}
+
+/// A backend under test.
+#[async_trait]
+pub trait Fixture: Send + Sync {
+    /// A namespace for the test called `test`.
+    async fn namespace(&self, test: &str) -> Arc<dyn Namespace>;
+}
+
+/// The PostgreSQL URL the tests use.
+pub async fn postgres_url() -> String {
+    static URL: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    URL.get_or_init(|| async {
+        let url = std::env::var("VP_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        if tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .is_ok()
+        {
+            return url;
+        }
+        start_postgres_container().await.unwrap_or(url)
+    })
+    .await
+    .clone()
+}
+
+/// With Docker available, starts PostgreSQL 15 through testcontainers (kept for the process).
+async fn start_postgres_container() -> Option<String> {
+    use testcontainers::core::{IntoContainerPort, WaitFor};
+    use testcontainers::runners::AsyncRunner;
+    use testcontainers::{GenericImage, ImageExt};
+    let container = GenericImage::new("postgres", "15")
+        .with_exposed_port(5432.tcp())
+        .with_wait_for(WaitFor::message_on_stderr(
+            "database system is ready to accept connections",
+        ))
+        .with_env_var("POSTGRES_HOST_AUTH_METHOD", "trust")
+        .with_env_var("POSTGRES_DB", "test")
+        .start()
+        .await
+        .ok()?;
+    let port = container.get_host_port_ipv4(5432).await.ok()?;
+    // Keep the container for the life of the test process.
+    Box::leak(Box::new(container));
+    Some(format!("postgres://postgres@127.0.0.1:{port}/test"))
+}
+
+/// Connects a plain client (for setup and for checks behind the engine's back).
+pub async fn pg_client(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .expect("postgres reachable");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+pub struct PgFixture;
+
+pub struct PgNamespace {
+    pub base: String,
+    pub schema: String,
+    pub client: tokio_postgres::Client,
+}
+
+#[async_trait]
+impl Fixture for PgFixture {
+    async fn namespace(&self, test: &str) -> Arc<dyn Namespace> {
+        Arc::new(PgNamespace::new(test).await)
+    }
+}
+
+impl PgNamespace {
+    pub async fn new(test: &str) -> Self {
+        let base = postgres_url().await;
+        let client = pg_client(&base).await;
+        let schema = format!("vp_{test}");
+        client
+            .batch_execute(&format!(
+                "SET client_min_messages = warning; DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; SET search_path TO {schema}"
+            ))
+            .await
+            .expect("create schema");
+        Self {
+            base,
+            schema,
+            client,
+        }
+    }
+}
+
+#[async_trait]
+impl Namespace for PgNamespace {
+    async fn exec(&self, sql: &str) {
+        self.client
+            .batch_execute(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    fn url(&self, options: &str) -> String {
+        let sep = if self.base.contains('?') { '&' } else { '?' };
+        let mut u = format!("{}{sep}schema={}", self.base, self.schema);
+        if !options.is_empty() {
+            u.push('&');
+            u.push_str(options);
+        }
+        u
+    }
+
+    fn ty(&self, t: Ty) -> &'static str {
+        match t {
+            Ty::BigInt => "bigint",
+            Ty::Int => "integer",
+            Ty::Text => "text",
+            Ty::Double => "double precision",
+            Ty::Bool => "boolean",
+            Ty::Date => "date",
+        }
+    }
+
+    async fn cleanup(&self) {
+        let _ = self
+            .client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema))
+            .await;
+    }
+}
+
+pub struct SqliteFixture;
+
+pub struct SqliteNamespace {
+    _dir: tempfile::TempDir,
+    pub path: std::path::PathBuf,
+}
+
+#[async_trait]
+impl Fixture for SqliteFixture {
+    async fn namespace(&self, _test: &str) -> Arc<dyn Namespace> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("test.db");
+        rusqlite::Connection::open(&path).expect("create sqlite file");
+        Arc::new(SqliteNamespace { _dir: dir, path })
+    }
+}
+
+#[async_trait]
+impl Namespace for SqliteNamespace {
+    async fn exec(&self, sql: &str) {
+        let conn = rusqlite::Connection::open(&self.path).expect("open");
+        conn.execute_batch(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    fn url(&self, options: &str) -> String {
+        if options.is_empty() {
+            format!("sqlite://{}", self.path.display())
+        } else {
+            format!("sqlite://{}?{options}", self.path.display())
+        }
+    }
+
+    fn ty(&self, t: Ty) -> &'static str {
+        match t {
+            Ty::BigInt | Ty::Int => "INTEGER",
+            Ty::Text => "TEXT",
+            Ty::Double => "DOUBLE",
+            Ty::Bool => "BOOLEAN",
+            Ty::Date => "DATE",
+        }
+    }
+
+    async fn cleanup(&self) {}
+}
+
+/// An engine with the namespace registered as `src`.
+pub async fn engine(ns: &dyn Namespace, builder: EngineBuilder, options: &str) -> Engine {
+    let engine = builder.build();
+    engine
+        .register_source("src", &ns.url(options))
+        .await
+        .expect("register source");
+    engine
+}
+
+/// Rows as strings (`a|b|c`), in result order.
+pub fn rows(batches: &[RecordBatch]) -> Vec<String> {
+    let opts = FormatOptions::default().with_null("NULL");
+    let mut out = vec![];
+    for b in batches {
+        let fmts: Vec<ArrayFormatter> = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &opts).unwrap())
+            .collect();
+        for r in 0..b.num_rows() {
+            out.push(
+                fmts.iter()
+                    .map(|f| f.value(r).to_string())
+                    .collect::<Vec<_>>()
+                    .join("|"),
+            );
+        }
+    }
+    out
+}
+
+/// Rows as strings, sorted.
+pub fn sorted_rows(batches: &[RecordBatch]) -> Vec<String> {
+    let mut r = rows(batches);
+    r.sort();
+    r
+}
+
+/// Runs a query and returns its rows.
+pub async fn query(engine: &Engine, sql: &str) -> Vec<String> {
+    rows(
+        &engine
+            .sql_collect(sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}")),
+    )
+}
+
+/// The text of `EXPLAIN <sql>` (both plans).
+pub async fn explain(engine: &Engine, sql: &str) -> String {
+    let batches = engine
+        .sql_collect(&format!("EXPLAIN {sql}"))
+        .await
+        .expect("explain");
+    rows(&batches).join("\n")
+}

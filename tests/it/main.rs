@@ -1,0 +1,12 @@
+//! Integration tests against real services (PostgreSQL, SQLite files, Parquet files).
+
+mod common;
+mod conformance;
+
+mod postgres_conformance {
+    crate::conformance_suite!(crate::common::PgFixture, "chunk_pages=2");
+}
+
+mod sqlite_conformance {
+    crate::conformance_suite!(crate::common::SqliteFixture, "chunk_rows=100");
+}
