@@ -1,7 +1,9 @@
 //! Integration tests against real services (PostgreSQL, SQLite files, Parquet files).
 
+mod cli;
 mod common;
 mod conformance;
+mod postgres;
 
 mod postgres_conformance {
     crate::conformance_suite!(crate::common::PgFixture, "chunk_pages=2");
