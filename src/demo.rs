@@ -213,7 +213,7 @@ fn sqlite_column(a: &dyn Array) -> Result<Vec<rusqlite::types::Value>> {
         DataType::Date32 => a
             .as_primitive::<Date32Type>()
             .iter()
-            .map(|v| match v.and_then(|d| Date32Type::to_naive_date_opt(d)) {
+            .map(|v| match v.and_then(Date32Type::to_naive_date_opt) {
                 Some(d) => Value::Text(d.format("%Y-%m-%d").to_string()),
                 None => Value::Null,
             })

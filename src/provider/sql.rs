@@ -49,7 +49,7 @@ pub fn remote_query(
         columns
             .iter()
             .map(|c| match c.read {
-                ReadAs::Native => ident(c.name()),
+                ReadAs::Native | ReadAs::TrimPad => ident(c.name()),
                 ReadAs::Text => cast(ident(c.name()), DataType::Utf8).alias(c.name()),
             })
             .collect()

@@ -24,8 +24,11 @@ pub enum ReadAs {
     /// As the driver decodes them, then converted losslessly to the declared type.
     Native,
     /// As the source's text form (`CAST(col AS TEXT)` at the source), then parsed: used for
-    /// exact decimals, intervals, blank-padded char(n) and types no driver decodes.
+    /// decimals the driver would round, intervals, and types no driver decodes.
     Text,
+    /// As the driver decodes them, with trailing spaces removed (blank-padded `char(n)`, which
+    /// the source compares ignoring the pad).
+    TrimPad,
 }
 
 /// One column of a source table: its declared Arrow field, its type at the source, and how it
@@ -121,13 +124,20 @@ pub fn conform_column(
     target: &DataType,
     read: ReadAs,
 ) -> Result<ArrayRef> {
-    if array.data_type() == target {
-        return Ok(array.clone());
-    }
     let value_err = |message: String| Error::Value {
         column: name.to_string(),
         message,
     };
+    if read == ReadAs::TrimPad {
+        return trim_pad(array).map_err(value_err);
+    }
+    if array.data_type() == target {
+        return Ok(array.clone());
+    }
+    if let (DataType::Decimal128(_, s1), DataType::Decimal128(p2, s2)) = (array.data_type(), target)
+    {
+        return rescale_decimal128(array, *s1, *p2, *s2).map_err(value_err);
+    }
     if read == ReadAs::Text || matches!(array.data_type(), DataType::Utf8 | DataType::LargeUtf8) {
         match target {
             DataType::Decimal128(p, s) => {
@@ -165,6 +175,66 @@ pub fn conform_column(
             array.data_type()
         ))
     })
+}
+
+/// Removes trailing spaces from every string.
+fn trim_pad(array: &ArrayRef) -> std::result::Result<ArrayRef, String> {
+    let values = text_values(array)?;
+    let bytes: usize = values.iter().map(|v| v.map_or(0, str::len)).sum();
+    let mut b = arrow::array::StringBuilder::with_capacity(values.len(), bytes);
+    for v in values {
+        b.append_option(v.map(|s| s.trim_end_matches(' ')));
+    }
+    Ok(Arc::new(b.finish()))
+}
+
+/// Changes the scale of decimals exactly: a value that would lose a digit, or that does not fit
+/// the target precision, is an error.
+fn rescale_decimal128(
+    array: &ArrayRef,
+    from_scale: i8,
+    precision: u8,
+    scale: i8,
+) -> std::result::Result<ArrayRef, String> {
+    let input = array.as_primitive::<arrow::datatypes::Decimal128Type>();
+    let limit = 10i128
+        .checked_pow(precision as u32)
+        .ok_or("precision above 38")?;
+    let shown = |v: i128| {
+        use arrow::datatypes::DecimalType;
+        arrow::datatypes::Decimal128Type::format_decimal(v, 38, from_scale)
+    };
+    let out: arrow::array::Decimal128Array = if scale <= from_scale {
+        let div = 10i128.pow((from_scale - scale) as u32);
+        input.try_unary(|v| {
+            if v % div != 0 {
+                return Err(arrow::error::ArrowError::ComputeError(format!(
+                    "value {} has more than {scale} fractional digits; reading it as Decimal({precision},{scale}) would round it",
+                    shown(v)
+                )));
+            }
+            let w = v / div;
+            if w.abs() >= limit {
+                return Err(arrow::error::ArrowError::ComputeError(format!(
+                    "value {} does not fit Decimal({precision},{scale})",
+                    shown(v)
+                )));
+            }
+            Ok(w)
+        })
+    } else {
+        let mul = 10i128.pow((scale - from_scale) as u32);
+        input.try_unary(|v| {
+            v.checked_mul(mul).filter(|w| w.abs() < limit).ok_or_else(|| {
+                arrow::error::ArrowError::ComputeError(format!("value {} does not fit Decimal({precision},{scale})", shown(v)))
+            })
+        })
+    }
+    .map_err(|e| e.to_string())?;
+    Ok(Arc::new(
+        out.with_precision_and_scale(precision, scale)
+            .map_err(|e| e.to_string())?,
+    ))
 }
 
 fn text_values(array: &ArrayRef) -> std::result::Result<Vec<Option<&str>>, String> {
@@ -387,6 +457,63 @@ mod tests {
                 .unwrap()
                 .value(0),
             150
+        );
+    }
+
+    #[test]
+    fn decimal_rescale_is_exact() {
+        let a: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![Some(12_345_000_000_000), None, Some(-500_000_000)])
+                .with_precision_and_scale(38, 10)
+                .unwrap(),
+        );
+        let out = conform_column("d", &a, &DataType::Decimal128(15, 2), ReadAs::Native).unwrap();
+        let d = out.as_any().downcast_ref::<Decimal128Array>().unwrap();
+        assert_eq!((d.value(0), d.is_null(1), d.value(2)), (123_450, true, -5));
+        assert_eq!(d.data_type(), &DataType::Decimal128(15, 2));
+        let lossy: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![1])
+                .with_precision_and_scale(38, 10)
+                .unwrap(),
+        );
+        let e =
+            conform_column("d", &lossy, &DataType::Decimal128(15, 2), ReadAs::Native).unwrap_err();
+        assert!(e.to_string().contains("would round"), "{e}");
+        let big: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![10i128.pow(20)])
+                .with_precision_and_scale(38, 2)
+                .unwrap(),
+        );
+        assert!(conform_column("d", &big, &DataType::Decimal128(5, 2), ReadAs::Native).is_err());
+        let up: ArrayRef = Arc::new(
+            Decimal128Array::from(vec![7])
+                .with_precision_and_scale(10, 0)
+                .unwrap(),
+        );
+        let out = conform_column("d", &up, &DataType::Decimal128(12, 2), ReadAs::Native).unwrap();
+        assert_eq!(
+            out.as_any()
+                .downcast_ref::<Decimal128Array>()
+                .unwrap()
+                .value(0),
+            700
+        );
+        assert!(conform_column("d", &up, &DataType::Decimal128(2, 2), ReadAs::Native).is_err());
+    }
+
+    #[test]
+    fn padded_text_is_trimmed() {
+        let a: ArrayRef = Arc::new(LargeStringArray::from(vec![
+            Some("ab   "),
+            None,
+            Some(" x "),
+            Some(""),
+        ]));
+        let out = conform_column("c", &a, &DataType::Utf8, ReadAs::TrimPad).unwrap();
+        let s = out.as_any().downcast_ref::<StringArray>().unwrap();
+        assert_eq!(
+            (s.value(0), s.is_null(1), s.value(2), s.value(3)),
+            ("ab", true, " x", "")
         );
     }
 

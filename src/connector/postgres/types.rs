@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, IntervalUnit, TimeUnit};
 
-use crate::schema::ColumnSpec;
+use crate::schema::{ColumnSpec, ReadAs};
 
 /// Unconstrained `numeric` columns read as this decimal; a value that does not fit is an error.
 pub const UNCONSTRAINED_NUMERIC: DataType = DataType::Decimal128(38, 10);
@@ -92,11 +92,19 @@ pub fn column_spec(c: &PgColumn) -> ColumnSpec {
     }
     match c.typname.as_str() {
         "numeric" => match numeric_type(c.typmod) {
+            // ConnectorX decodes through rust_decimal rescaled to scale 10: exact for s <= 10 with
+            // at most 18 integer digits (it errors, never rounds, beyond). Others: text form.
+            Some(DataType::Decimal128(p, s)) if s <= 10 && (p as i32 - s as i32) <= 18 => {
+                ColumnSpec::native(name, DataType::Decimal128(p, s), nullable, source)
+            }
             Some(dt) => ColumnSpec::text(name, dt, nullable, source),
             None => ColumnSpec::text(name, DataType::Utf8, nullable, source),
         },
-        // Blank-padded: the text form drops the pad, as PostgreSQL's comparisons do.
-        "bpchar" => ColumnSpec::text(name, DataType::Utf8, nullable, source),
+        // Blank-padded: the pad is dropped, as PostgreSQL's comparisons and casts to text do.
+        "bpchar" => ColumnSpec {
+            read: ReadAs::TrimPad,
+            ..ColumnSpec::native(name, DataType::Utf8, nullable, source)
+        },
         "interval" => ColumnSpec::text(
             name,
             DataType::Interval(IntervalUnit::MonthDayNano),

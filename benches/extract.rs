@@ -1,0 +1,305 @@
+//! Bulk extraction of TPC-H `lineitem` from PostgreSQL into Arrow, every contender in one run.
+//!
+//! ```text
+//! cargo bench --bench extract -- [--scale 1] [--runs 3]
+//! ```
+//!
+//! Each measurement runs in a fresh child process (this binary with `--phase`), so peak memory
+//! (max RSS) and CPU seconds belong to that phase alone. Contenders:
+//! (a) the floor: `COPY (SELECT ...) TO STDOUT (FORMAT binary)`, bytes read and discarded;
+//! (b) ConnectorX called directly (its streaming record-batch iterator, one query);
+//! (c) `SELECT * FROM pg.lineitem` through the engine, 1 partition;
+//! (d) the same with 2 partitions;
+//! (e) a selective query: `l_shipdate >= '1998-09-01'`, two columns.
+//!
+//! PostgreSQL is found through `VP_POSTGRES_URL` (default the local server); the data is
+//! generated with `tpchgen` and loaded once into schema `vp_bench` (kept between runs).
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use futures::{SinkExt, StreamExt};
+use vibe_piper::Engine;
+
+const SCHEMA: &str = "vp_bench";
+
+fn table_name(scale: f64) -> String {
+    format!("lineitem_sf{}", scale.to_string().replace('.', "_"))
+}
+
+fn url() -> String {
+    std::env::var("VP_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+async fn client() -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&url(), tokio_postgres::NoTls)
+        .await
+        .expect("PostgreSQL reachable");
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    client
+}
+
+/// Loads lineitem at `scale` unless the table already holds the expected rows.
+async fn ensure_data(scale: f64) {
+    let c = client().await;
+    let table = table_name(scale);
+    let expected = tpchgen::generators::LineItemGenerator::new(scale, 1, 1)
+        .iter()
+        .count() as i64;
+    c.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+        .await
+        .unwrap();
+    let have: i64 = match c
+        .query_one(&format!("SELECT count(*) FROM {SCHEMA}.{table}"), &[])
+        .await
+    {
+        Ok(r) => r.get(0),
+        Err(_) => -1,
+    };
+    if have == expected {
+        return;
+    }
+    eprintln!("loading {expected} lineitem rows (scale {scale}) into {SCHEMA}.{table} ...");
+    c.batch_execute(&format!(
+        "DROP TABLE IF EXISTS {SCHEMA}.{table};
+         CREATE TABLE {SCHEMA}.{table} (
+           l_orderkey bigint NOT NULL, l_partkey bigint NOT NULL, l_suppkey bigint NOT NULL,
+           l_linenumber integer NOT NULL, l_quantity numeric(15,2) NOT NULL,
+           l_extendedprice numeric(15,2) NOT NULL, l_discount numeric(15,2) NOT NULL,
+           l_tax numeric(15,2) NOT NULL, l_returnflag char(1) NOT NULL, l_linestatus char(1) NOT NULL,
+           l_shipdate date NOT NULL, l_commitdate date NOT NULL, l_receiptdate date NOT NULL,
+           l_shipinstruct char(25) NOT NULL, l_shipmode char(10) NOT NULL, l_comment varchar(44) NOT NULL)"
+    ))
+    .await
+    .unwrap();
+    let sink = c
+        .copy_in(&format!(
+            "COPY {SCHEMA}.{table} FROM STDIN (FORMAT text, DELIMITER '|')"
+        ))
+        .await
+        .unwrap();
+    futures::pin_mut!(sink);
+    let mut buf = String::with_capacity(1 << 20);
+    for row in tpchgen::generators::LineItemGenerator::new(scale, 1, 1).iter() {
+        write!(buf, "{row}").unwrap();
+        buf.pop(); // the trailing '|'
+        buf.push('\n');
+        if buf.len() > (1 << 20) {
+            sink.send(bytes::Bytes::from(std::mem::take(&mut buf)))
+                .await
+                .unwrap();
+        }
+    }
+    sink.send(bytes::Bytes::from(buf)).await.unwrap();
+    sink.finish().await.unwrap();
+    c.batch_execute(&format!("VACUUM ANALYZE {SCHEMA}.{table}"))
+        .await
+        .unwrap();
+}
+
+/// What one phase reports.
+struct Report {
+    rows: u64,
+    bytes: u64,
+    wait_s: f64,
+    convert_s: f64,
+}
+
+async fn run_phase(phase: &str, scale: f64) -> Report {
+    let table = table_name(scale);
+    let select_all = format!("SELECT * FROM {SCHEMA}.{table}");
+    match phase {
+        "a" => {
+            let c = client().await;
+            let stream = c
+                .copy_out(&format!("COPY ({select_all}) TO STDOUT (FORMAT binary)"))
+                .await
+                .unwrap();
+            futures::pin_mut!(stream);
+            let mut bytes = 0u64;
+            while let Some(chunk) = stream.next().await {
+                bytes += chunk.unwrap().len() as u64;
+            }
+            Report {
+                rows: 0,
+                bytes,
+                wait_s: 0.0,
+                convert_s: 0.0,
+            }
+        }
+        "b" => {
+            let u = url();
+            tokio::task::spawn_blocking(move || {
+                let conn = connectorx::prelude::parse_source(&u, Some("binary")).unwrap();
+                let q = [connectorx::sql::CXQuery::naked(select_all)];
+                let mut it =
+                    connectorx::prelude::new_record_batch_iter(&conn, None, &q, 8192, None)
+                        .unwrap();
+                it.prepare();
+                let (mut rows, mut bytes) = (0u64, 0u64);
+                while let Some(b) = it.next_batch() {
+                    rows += b.num_rows() as u64;
+                    bytes += b.get_array_memory_size() as u64;
+                }
+                Report {
+                    rows,
+                    bytes,
+                    wait_s: 0.0,
+                    convert_s: 0.0,
+                }
+            })
+            .await
+            .unwrap()
+        }
+        "c" | "d" | "e" => {
+            let partitions = if phase == "d" { 2 } else { 1 };
+            let engine = Engine::builder().target_partitions(partitions).build();
+            engine
+                .register_source("pg", &format!("{}?schema={SCHEMA}", url()))
+                .await
+                .unwrap();
+            let sql = if phase == "e" {
+                format!("SELECT l_orderkey, l_extendedprice FROM pg.{table} WHERE l_shipdate >= DATE '1998-09-01'")
+            } else {
+                format!("SELECT * FROM pg.{table}")
+            };
+            let df = engine.sql(&sql).await.unwrap();
+            let plan = df.create_physical_plan().await.unwrap();
+            let ctx = engine.context().task_ctx();
+            let mut stream = datafusion::physical_plan::execute_stream(plan.clone(), ctx).unwrap();
+            let mut rows = 0u64;
+            while let Some(b) = stream.next().await {
+                rows += b.unwrap().num_rows() as u64;
+            }
+            let mut report = Report {
+                rows,
+                bytes: 0,
+                wait_s: 0.0,
+                convert_s: 0.0,
+            };
+            collect_metrics(plan.as_ref(), &mut report);
+            report
+        }
+        other => panic!("unknown phase {other}"),
+    }
+}
+
+fn collect_metrics(plan: &dyn datafusion::physical_plan::ExecutionPlan, r: &mut Report) {
+    if plan.name() == "RemoteScanExec" {
+        if let Some(m) = plan.metrics() {
+            let m = m.aggregate_by_name();
+            for metric in m.iter() {
+                let v = metric.value();
+                match v.name() {
+                    "source_bytes" => r.bytes += v.as_usize() as u64,
+                    "source_wait_time" => r.wait_s += v.as_usize() as f64 / 1e9,
+                    "convert_time" => r.convert_s += v.as_usize() as f64 / 1e9,
+                    _ => {}
+                }
+            }
+        }
+    }
+    for child in plan.children() {
+        collect_metrics(child.as_ref(), r);
+    }
+}
+
+fn rusage() -> (f64, f64) {
+    // SAFETY: getrusage writes into the struct we pass.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    let cpu = u.ru_utime.tv_sec as f64
+        + u.ru_utime.tv_usec as f64 / 1e6
+        + u.ru_stime.tv_sec as f64
+        + u.ru_stime.tv_usec as f64 / 1e6;
+    (cpu, u.ru_maxrss as f64 / 1024.0)
+}
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let scale: f64 = arg(&args, "--scale")
+        .map(|s| s.parse().expect("--scale F"))
+        .unwrap_or(1.0);
+    let runs: usize = arg(&args, "--runs")
+        .map(|s| s.parse().expect("--runs N"))
+        .unwrap_or(3);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    if let Some(phase) = arg(&args, "--phase") {
+        let (cpu0, _) = rusage();
+        let start = Instant::now();
+        let r = rt.block_on(run_phase(&phase, scale));
+        let wall = start.elapsed().as_secs_f64();
+        let (cpu1, rss) = rusage();
+        println!(
+            "{wall} {} {rss} {} {} {} {}",
+            cpu1 - cpu0,
+            r.rows,
+            r.bytes,
+            r.wait_s,
+            r.convert_s
+        );
+        return;
+    }
+    rt.block_on(ensure_data(scale));
+    let exe = std::env::current_exe().unwrap();
+    let names = [
+        ("a", "COPY binary floor"),
+        ("b", "ConnectorX direct"),
+        ("c", "engine, 1 partition"),
+        ("d", "engine, 2 partitions"),
+        ("e", "engine, selective (2 cols, shipdate >= 1998-09-01)"),
+    ];
+    let mut results = vec![];
+    for (phase, name) in names {
+        let mut samples: Vec<Vec<f64>> = vec![];
+        for _ in 0..runs {
+            let out = std::process::Command::new(&exe)
+                .args(["--phase", phase, "--scale", &scale.to_string()])
+                .output()
+                .expect("run phase");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let line = String::from_utf8_lossy(&out.stdout);
+            samples.push(
+                line.split_whitespace()
+                    .map(|x| x.parse().unwrap())
+                    .collect(),
+            );
+        }
+        let col = |i: usize| median(&mut samples.iter().map(|s| s[i]).collect::<Vec<_>>());
+        results.push((name, col(0), col(1), col(2), col(3), col(4), col(5), col(6)));
+        eprintln!("{name}: median {:.2}s", col(0));
+    }
+    let floor = results[0].1;
+    let cx = results[1].1;
+    println!("TPC-H lineitem, scale {scale}, {runs} runs per contender (medians), one run of this benchmark\n");
+    println!("| contender | wall s | / floor | / ConnectorX | client CPU s | peak RSS MiB | rows | bytes | wait s | convert s |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for (name, wall, cpu, rss, rows, bytes, wait, conv) in &results {
+        println!(
+            "| {name} | {wall:.2} | {:.2} | {:.2} | {cpu:.2} | {rss:.0} | {rows:.0} | {bytes:.0} | {wait:.2} | {conv:.2} |",
+            wall / floor,
+            wall / cx
+        );
+    }
+}
