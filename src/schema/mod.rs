@@ -205,7 +205,9 @@ fn rescale_decimal128(
         arrow::datatypes::Decimal128Type::format_decimal(v, 38, from_scale)
     };
     let out: arrow::array::Decimal128Array = if scale <= from_scale {
-        let div = 10i128.pow((from_scale - scale) as u32);
+        let div = 10i128
+            .checked_pow((from_scale - scale) as u32)
+            .ok_or("scale change beyond 38 digits")?;
         input.try_unary(|v| {
             if v % div != 0 {
                 return Err(arrow::error::ArrowError::ComputeError(format!(
@@ -214,7 +216,7 @@ fn rescale_decimal128(
                 )));
             }
             let w = v / div;
-            if w.abs() >= limit {
+            if w.unsigned_abs() >= limit.unsigned_abs() {
                 return Err(arrow::error::ArrowError::ComputeError(format!(
                     "value {} does not fit Decimal({precision},{scale})",
                     shown(v)
@@ -223,9 +225,11 @@ fn rescale_decimal128(
             Ok(w)
         })
     } else {
-        let mul = 10i128.pow((scale - from_scale) as u32);
+        let mul = 10i128
+            .checked_pow((scale - from_scale) as u32)
+            .ok_or("scale change beyond 38 digits")?;
         input.try_unary(|v| {
-            v.checked_mul(mul).filter(|w| w.abs() < limit).ok_or_else(|| {
+            v.checked_mul(mul).filter(|w| w.unsigned_abs() < limit.unsigned_abs()).ok_or_else(|| {
                 arrow::error::ArrowError::ComputeError(format!("value {} does not fit Decimal({precision},{scale})", shown(v)))
             })
         })
