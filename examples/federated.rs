@@ -11,10 +11,13 @@ async fn main() -> vibe_piper::Result<()> {
     let data = demo::prepare(&demo::default_dir(), 0.01)?;
     let engine = Engine::builder().target_partitions(2).build();
     engine.register_source("lite", &data.sqlite_url()).await?;
-    engine.register_source("files", &data.parquet_url()?).await?;
+    engine
+        .register_source("files", &data.parquet_url()?)
+        .await?;
 
     // Orders per priority in 1995, with the total quantity from the Parquet lineitem table.
-    let sql = "SELECT o.o_orderpriority, count(DISTINCT o.o_orderkey) AS orders, sum(l.l_quantity) AS qty
+    let sql =
+        "SELECT o.o_orderpriority, count(DISTINCT o.o_orderkey) AS orders, sum(l.l_quantity) AS qty
                  FROM lite.orders o JOIN files.lineitem l ON l.l_orderkey = o.o_orderkey
                 WHERE o.o_totalprice > 100000
                 GROUP BY o.o_orderpriority ORDER BY o.o_orderpriority";

@@ -1,27 +1,27 @@
 //! Deciding which filters a source evaluates exactly as DataFusion would.
 //!
 //! A filter is `Exact` only when the source is certain to give DataFusion's answer, `Inexact`
-//! when the source returns a superset (DataFusion re-checks), and `Unsupported` otherwise. Each
-//! backend states its differences from DataFusion in [`PushdownRules`]; the walk over the
-//! expression is shared.
+//! when the source returns a superset (DataFusion re-checks), and `Unsupported` otherwise. How
+//! each column compares at the source is part of its [`ColumnSpec`] (set by the connector's type
+//! map); what else a backend does differently is in [`PushdownRules`]. The walk is shared.
 
 use arrow::datatypes::DataType;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown as P};
 
 use super::TableMeta;
+use crate::schema::{ColumnSpec, SourceCompare};
 
-/// What a backend evaluates like DataFusion.
+/// What a backend evaluates differently from DataFusion.
 #[derive(Debug, Clone)]
 pub struct PushdownRules {
-    /// Text equality and `IN` on text columns (`Exact` where equality is byte equality).
-    pub text_equality: P,
     /// `LIKE` without escapes on text columns (`Inexact` at best: collations).
     pub like: P,
-    /// Comparisons of date and timestamp columns with literals.
+    /// Comparisons of date and timestamp columns.
     pub temporal: P,
-    /// Whether float comparisons against ±0.0 may be pushed (PostgreSQL says -0 = 0;
-    /// DataFusion orders -0 before 0).
+    /// Whether float comparisons may involve ±0.0 (PostgreSQL, SQLite and MySQL say -0 = 0;
+    /// DataFusion orders -0 before 0): when false, comparisons against a zero literal and
+    /// float-to-float column comparisons are not pushed.
     pub float_zero: bool,
 }
 
@@ -57,7 +57,6 @@ enum Kind {
     Float,
     Boolean,
     Text,
-    PaddedText,
     Temporal,
     Other,
 }
@@ -81,37 +80,53 @@ fn kind_of(dt: &DataType) -> Kind {
     }
 }
 
-/// A column operand (possibly under an integer widening cast) or a literal.
+fn integer_rank(dt: &DataType) -> Option<(bool, u8)> {
+    Some(match dt {
+        DataType::Int8 => (true, 1),
+        DataType::Int16 => (true, 2),
+        DataType::Int32 => (true, 4),
+        DataType::Int64 => (true, 8),
+        DataType::UInt8 => (false, 1),
+        DataType::UInt16 => (false, 2),
+        DataType::UInt32 => (false, 4),
+        DataType::UInt64 => (false, 8),
+        _ => return None,
+    })
+}
+
+/// Whether every value of `from` is exactly representable in `to`.
+fn widens(from: &DataType, to: &DataType) -> bool {
+    match (integer_rank(from), integer_rank(to)) {
+        (Some((fs, fw)), Some((ts, tw))) => (fs == ts && tw >= fw) || (!fs && ts && tw > fw),
+        _ => false,
+    }
+}
+
+/// A column operand (possibly under a widening integer cast) or a literal.
 enum Operand<'a> {
-    Column(Kind),
+    Column(Kind, SourceCompare),
     Literal(&'a ScalarValue),
+}
+
+fn column<'m>(meta: &'m TableMeta, name: &str) -> Option<&'m ColumnSpec> {
+    meta.columns.iter().find(|s| s.name() == name)
 }
 
 fn operand<'a>(meta: &TableMeta, e: &'a Expr) -> Option<Operand<'a>> {
     match e {
         Expr::Column(c) => {
-            let spec = meta.columns.iter().find(|s| s.name() == c.name)?;
-            let mut k = kind_of(spec.field.data_type());
-            if k == Kind::Text
-                && (spec.source_type.starts_with("character(")
-                    || spec.source_type.starts_with("bpchar"))
-            {
-                k = Kind::PaddedText;
-            }
-            if spec.read == crate::schema::ReadAs::Text
-                && k != Kind::Text
-                && k != Kind::PaddedText
-                && k != Kind::Decimal
-            {
-                // Read through a text form the source cannot compare natively (e.g. intervals).
-                k = Kind::Other;
-            }
-            Some(Operand::Column(k))
+            let spec = column(meta, &c.name)?;
+            Some(Operand::Column(
+                kind_of(spec.field.data_type()),
+                spec.compare,
+            ))
         }
         Expr::Literal(v, _) => Some(Operand::Literal(v)),
-        Expr::Cast(c) => match operand(meta, &c.expr)? {
-            Operand::Column(Kind::Integer) if kind_of(c.field.data_type()) == Kind::Integer => {
-                Some(Operand::Column(Kind::Integer))
+        Expr::Cast(c) => match (&*c.expr, operand(meta, &c.expr)?) {
+            (Expr::Column(col), Operand::Column(Kind::Integer, cmp)) => {
+                let spec = column(meta, &col.name)?;
+                widens(spec.field.data_type(), c.field.data_type())
+                    .then_some(Operand::Column(Kind::Integer, cmp))
             }
             _ => None,
         },
@@ -128,46 +143,57 @@ fn is_zero(v: &ScalarValue) -> bool {
     }
 }
 
-fn literal_kind(v: &ScalarValue) -> Kind {
-    kind_of(&v.data_type())
-}
-
 /// Support for `left op right` where op is a comparison.
 fn comparison(meta: &TableMeta, rules: &PushdownRules, op: Operator, l: &Expr, r: &Expr) -> P {
     let (a, b) = match (operand(meta, l), operand(meta, r)) {
         (Some(a), Some(b)) => (a, b),
         _ => return P::Unsupported,
     };
-    let (col_kind, other) = match (&a, &b) {
-        (Operand::Column(k), o) | (o, Operand::Column(k)) => (*k, o),
+    let ((kind, compare), other) = match (&a, &b) {
+        (Operand::Column(k, c), o) | (o, Operand::Column(k, c)) => ((*k, *c), o),
         _ => return P::Unsupported,
     };
     let other_kind = match other {
-        Operand::Column(k) => *k,
-        Operand::Literal(v) => {
-            if v.is_null() {
-                // `x = NULL` is NULL in both engines.
-                return P::Exact;
-            }
-            if !rules.float_zero && col_kind == Kind::Float && is_zero(v) {
+        Operand::Column(k, c) => {
+            if *c == SourceCompare::Never || (!rules.float_zero && kind == Kind::Float) {
                 return P::Unsupported;
             }
-            literal_kind(v)
+            *k
+        }
+        Operand::Literal(v) => {
+            if !rules.float_zero && kind == Kind::Float && is_zero(v) {
+                return P::Unsupported;
+            }
+            if v.is_null() {
+                // `x = NULL` is NULL in both engines.
+                return if compare == SourceCompare::Never {
+                    P::Unsupported
+                } else {
+                    P::Exact
+                };
+            }
+            kind_of(&v.data_type())
         }
     };
-    let equality = matches!(op, Operator::Eq | Operator::NotEq);
-    match (col_kind, other_kind) {
-        (Kind::Integer | Kind::Decimal, Kind::Integer | Kind::Decimal) => P::Exact,
-        (Kind::Float, Kind::Float) | (Kind::Boolean, Kind::Boolean) => P::Exact,
-        (Kind::Temporal, Kind::Temporal) => rules.temporal.clone(),
-        (Kind::Text, Kind::Text) if op == Operator::Eq => rules.text_equality.clone(),
-        (Kind::Text, Kind::Text) if equality => negated(rules.text_equality.clone()),
-        // Blank-padded text: the source ignores trailing spaces, so `=` finds a superset.
-        (Kind::PaddedText, Kind::Text) if op == Operator::Eq => {
-            weakest(rules.text_equality.clone(), P::Inexact)
-        }
-        _ => P::Unsupported,
+    let equal_kinds = match (kind, other_kind) {
+        (Kind::Integer | Kind::Decimal, Kind::Integer | Kind::Decimal) => true,
+        (a, b) => a == b && a != Kind::Other,
+    };
+    if !equal_kinds {
+        return P::Unsupported;
     }
+    let base = match kind {
+        Kind::Temporal => rules.temporal.clone(),
+        // Collation decides text order: ranges never go to the source.
+        Kind::Text if !matches!(op, Operator::Eq | Operator::NotEq) => P::Unsupported,
+        _ => P::Exact,
+    };
+    let by_column = match compare {
+        SourceCompare::Same => P::Exact,
+        SourceCompare::EqualitySuperset if op == Operator::Eq => P::Inexact,
+        _ => P::Unsupported,
+    };
+    weakest(base, by_column)
 }
 
 /// Classifies one filter for a backend with the given rules.
@@ -188,19 +214,20 @@ pub fn classify(meta: &TableMeta, rules: &PushdownRules, e: &Expr) -> P {
         Expr::Not(inner) => negated(classify(meta, rules, inner)),
         Expr::Literal(ScalarValue::Boolean(_), _) => P::Exact,
         Expr::IsNull(inner) | Expr::IsNotNull(inner) => match operand(meta, inner) {
-            Some(Operand::Column(_)) => P::Exact,
+            Some(Operand::Column(_, c)) if c != SourceCompare::Never => P::Exact,
             _ => P::Unsupported,
         },
         Expr::InList(list) => {
-            let mut support = P::Exact;
+            let mut support = if list.list.is_empty() {
+                P::Unsupported
+            } else {
+                P::Exact
+            };
             for item in &list.list {
                 support = weakest(
                     support,
                     comparison(meta, rules, Operator::Eq, &list.expr, item),
                 );
-            }
-            if list.list.is_empty() {
-                support = P::Unsupported;
             }
             if list.negated {
                 negated(support)
@@ -225,7 +252,13 @@ pub fn classify(meta: &TableMeta, rules: &PushdownRules, e: &Expr) -> P {
                 Expr::Literal(ScalarValue::Utf8(Some(p)) | ScalarValue::LargeUtf8(Some(p)) | ScalarValue::Utf8View(Some(p)), _)
                     if !p.contains('\\')
             );
-            let text_col = matches!(operand(meta, &like.expr), Some(Operand::Column(Kind::Text)));
+            let text_col = matches!(
+                operand(meta, &like.expr),
+                Some(Operand::Column(
+                    Kind::Text,
+                    SourceCompare::Same | SourceCompare::EqualitySuperset
+                ))
+            );
             if like.negated
                 || like.case_insensitive
                 || like.escape_char.is_some()
@@ -238,5 +271,20 @@ pub fn classify(meta: &TableMeta, rules: &PushdownRules, e: &Expr) -> P {
             }
         }
         _ => P::Unsupported,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::datatypes::DataType;
+
+    #[test]
+    fn casts_push_only_when_widening() {
+        assert!(widens(&DataType::Int32, &DataType::Int64));
+        assert!(widens(&DataType::UInt32, &DataType::Int64));
+        assert!(!widens(&DataType::Int64, &DataType::Int32));
+        assert!(!widens(&DataType::Int32, &DataType::UInt64));
+        assert!(!widens(&DataType::Float32, &DataType::Float64));
     }
 }

@@ -31,6 +31,19 @@ pub enum ReadAs {
     TrimPad,
 }
 
+/// How the source compares a column's values, relative to DataFusion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceCompare {
+    /// Exactly as DataFusion does (integers, decimals, dates, byte-wise text).
+    Same,
+    /// Equality finds a superset of DataFusion's matches (case- or accent-insensitive and
+    /// pad-space collations, blank-padded `char(n)`): equality may be pushed as `Inexact`.
+    EqualitySuperset,
+    /// Not comparable at the source the way DataFusion compares the Arrow value (text forms of
+    /// other types, JSON, PostgreSQL `real` against double literals): never pushed.
+    Never,
+}
+
 /// One column of a source table: its declared Arrow field, its type at the source, and how it
 /// is read.
 #[derive(Debug, Clone)]
@@ -41,6 +54,8 @@ pub struct ColumnSpec {
     pub source_type: String,
     /// How the value is read.
     pub read: ReadAs,
+    /// How the source compares it (decides what filters are pushed).
+    pub compare: SourceCompare,
 }
 
 impl ColumnSpec {
@@ -55,6 +70,7 @@ impl ColumnSpec {
             field: Arc::new(Field::new(name, data_type, nullable)),
             source_type: source_type.into(),
             read: ReadAs::Native,
+            compare: SourceCompare::Same,
         }
     }
 
@@ -67,8 +83,21 @@ impl ColumnSpec {
     ) -> Self {
         Self {
             read: ReadAs::Text,
+            compare: SourceCompare::Never,
             ..Self::native(name, data_type, nullable, source_type)
         }
+    }
+
+    /// The same column with another comparison behaviour.
+    pub fn with_compare(mut self, compare: SourceCompare) -> Self {
+        self.compare = compare;
+        self
+    }
+
+    /// The same column with another read path.
+    pub fn with_read(mut self, read: ReadAs) -> Self {
+        self.read = read;
+        self
     }
 
     /// The column name.

@@ -345,7 +345,6 @@ impl Source for PostgresSource {
         classify(
             meta,
             &PushdownRules {
-                text_equality: TableProviderFilterPushDown::Exact,
                 like: TableProviderFilterPushDown::Inexact,
                 temporal: TableProviderFilterPushDown::Exact,
                 float_zero: false,

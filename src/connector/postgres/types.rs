@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, IntervalUnit, TimeUnit};
 
-use crate::schema::{ColumnSpec, ReadAs};
+use crate::schema::{ColumnSpec, ReadAs, SourceCompare};
 
 /// Unconstrained `numeric` columns read as this decimal; a value that does not fit is an error.
 pub const UNCONSTRAINED_NUMERIC: DataType = DataType::Decimal128(38, 10);
@@ -83,8 +83,10 @@ pub fn column_spec(c: &PgColumn) -> ColumnSpec {
     let nullable = !c.not_null;
     let name = c.name.as_str();
     let source = c.formatted.clone();
+    let native = |dt: DataType| ColumnSpec::native(name, dt, nullable, source.clone());
     if c.typtype == "e" {
-        return ColumnSpec::native(name, DataType::Utf8, nullable, source);
+        // Enums compare by label position and reject unknown labels: never pushed.
+        return native(DataType::Utf8).with_compare(SourceCompare::Never);
     }
     if c.typtype != "b" {
         // Domains, composites, ranges, multiranges, pseudo-types: their text form.
@@ -95,16 +97,24 @@ pub fn column_spec(c: &PgColumn) -> ColumnSpec {
             // ConnectorX decodes through rust_decimal rescaled to scale 10: exact for s <= 10 with
             // at most 18 integer digits (it errors, never rounds, beyond). Others: text form.
             Some(DataType::Decimal128(p, s)) if s <= 10 && (p as i32 - s as i32) <= 18 => {
-                ColumnSpec::native(name, DataType::Decimal128(p, s), nullable, source)
+                native(DataType::Decimal128(p, s))
             }
-            Some(dt) => ColumnSpec::text(name, dt, nullable, source),
+            Some(dt) => {
+                ColumnSpec::text(name, dt, nullable, source).with_compare(SourceCompare::Same)
+            }
             None => ColumnSpec::text(name, DataType::Utf8, nullable, source),
         },
-        // Blank-padded: the pad is dropped, as PostgreSQL's comparisons and casts to text do.
-        "bpchar" => ColumnSpec {
-            read: ReadAs::TrimPad,
-            ..ColumnSpec::native(name, DataType::Utf8, nullable, source)
-        },
+        // Blank-padded: the pad is dropped, as PostgreSQL's casts to text do; its comparisons
+        // ignore the pad, so equality at the source finds a superset.
+        "bpchar" => native(DataType::Utf8)
+            .with_read(ReadAs::TrimPad)
+            .with_compare(SourceCompare::EqualitySuperset),
+        "citext" => native(DataType::Utf8).with_compare(SourceCompare::EqualitySuperset),
+        // A `real` compared with a literal is compared in double precision at the source.
+        "float4" => native(DataType::Float32).with_compare(SourceCompare::Never),
+        // Text forms whose source comparison differs (case of uuids, normalised jsonb, no `=`
+        // for json).
+        "uuid" | "json" | "jsonb" => native(DataType::Utf8).with_compare(SourceCompare::Never),
         "interval" => ColumnSpec::text(
             name,
             DataType::Interval(IntervalUnit::MonthDayNano),
@@ -113,12 +123,12 @@ pub fn column_spec(c: &PgColumn) -> ColumnSpec {
         ),
         t => {
             if let Some(dt) = native_scalar(t) {
-                return ColumnSpec::native(name, dt, nullable, source);
+                return native(dt);
             }
             if !c.elem.is_empty() {
                 if let Some(elem) = native_array_elem(&c.elem) {
                     let dt = DataType::List(Arc::new(Field::new_list_field(elem, true)));
-                    return ColumnSpec::native(name, dt, nullable, source);
+                    return native(dt).with_compare(SourceCompare::Never);
                 }
             }
             ColumnSpec::text(name, DataType::Utf8, nullable, source)

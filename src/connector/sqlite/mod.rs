@@ -21,7 +21,7 @@ use datafusion::sql::unparser::dialect::{Dialect, SqliteDialect};
 use super::pushdown::{classify, PushdownRules};
 use super::{split_range, PartitionPlan, ReaderConfig, Source, TableMeta};
 use crate::error::{Error, Result};
-use crate::schema::{schema_of, ColumnSpec};
+use crate::schema::{schema_of, ColumnSpec, SourceCompare};
 
 /// Rowids per chunk query unless the URL says otherwise.
 pub const DEFAULT_CHUNK_ROWS: i64 = 250_000;
@@ -143,8 +143,9 @@ pub fn column_spec(name: &str, decl: &str, not_null: bool) -> ColumnSpec {
         "time" => native(DataType::Time64(TimeUnit::Microsecond)),
         "datetime" | "timestamp" => native(DataType::Timestamp(TimeUnit::Microsecond, None)),
         _ if d.contains("int") => native(DataType::Int64),
+        // A column may be declared COLLATE NOCASE: equality at the source finds a superset.
         _ if d.contains("char") || d.contains("clob") || d.contains("text") => {
-            native(DataType::Utf8)
+            native(DataType::Utf8).with_compare(SourceCompare::EqualitySuperset)
         }
         _ if d.contains("real") || d.contains("floa") || d.contains("doub") => {
             native(DataType::Float64)
@@ -249,9 +250,7 @@ impl Source for SqliteSource {
         classify(
             meta,
             &PushdownRules {
-                // A column may be declared COLLATE NOCASE: the source finds a superset.
-                text_equality: P::Inexact,
-                // SQLite's LIKE ignores ASCII case: a superset again.
+                // SQLite's LIKE ignores ASCII case: a superset.
                 like: P::Inexact,
                 // Dates are stored as text, and the unparser writes `CAST('1994-01-01' AS DATE)`,
                 // which SQLite evaluates to the number 1994: never push date comparisons.
