@@ -59,15 +59,23 @@ pub struct Snapshot {
 
 /// How the reader reaches the source.
 #[derive(Clone)]
-pub struct ReaderConfig {
-    /// Connection string in ConnectorX's form.
-    pub url: String,
-    /// ConnectorX protocol.
-    pub protocol: Option<&'static str>,
-    /// Statements run on every reading connection (session settings).
-    pub session_statements: Vec<String>,
-    /// A secret to scrub from errors.
-    pub secret: Option<String>,
+pub enum ReaderConfig {
+    /// Through ConnectorX.
+    ConnectorX {
+        /// Connection string in ConnectorX's form.
+        url: String,
+        /// ConnectorX protocol.
+        protocol: Option<&'static str>,
+        /// Statements run on every reading connection (session settings).
+        session_statements: Vec<String>,
+        /// A secret to scrub from errors.
+        secret: Option<String>,
+    },
+    /// In process, from a SQLite file.
+    Sqlite {
+        /// The database file.
+        path: std::path::PathBuf,
+    },
 }
 
 /// What the provider layer needs from one backend.

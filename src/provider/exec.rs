@@ -19,8 +19,9 @@ use datafusion::physical_plan::{
 use futures::{StreamExt, TryStreamExt};
 use tokio::sync::OnceCell;
 
-use crate::connector::Source;
+use crate::connector::{ReaderConfig, Source};
 use crate::read::cx::{self, CxRequest, ReadMetrics};
+use crate::read::sqlite::{self, SqliteRequest};
 use crate::schema::{conform_batch, schema_of, ColumnSpec};
 
 /// Statements and owner of a snapshot shared by all partitions of one scan.
@@ -208,27 +209,46 @@ impl ExecutionPlan for RemoteScanExec {
                 .await
                 .map_err(|e| e.into_datafusion())?
                 .clone();
-            let mut pre = reader.session_statements.clone();
-            let keep_alive = shared.map(|(statements, owner)| {
-                pre.extend(statements);
-                owner
-            });
-            let request = CxRequest {
-                url: reader.url,
-                protocol: reader.protocol,
-                queries,
-                pre_execution: pre,
-                batch_size,
-                limit,
-                backend: source.backend(),
-                secret: reader.secret,
+            let rx = match reader {
+                ReaderConfig::ConnectorX {
+                    url,
+                    protocol,
+                    session_statements,
+                    secret,
+                } => {
+                    let mut pre = session_statements;
+                    let keep_alive = shared.map(|(statements, owner)| {
+                        pre.extend(statements);
+                        owner
+                    });
+                    let request = CxRequest {
+                        url,
+                        protocol,
+                        queries,
+                        pre_execution: pre,
+                        batch_size,
+                        limit,
+                        backend: source.backend(),
+                        secret,
+                    };
+                    let conform_schema = schema.clone();
+                    let conform: cx::Conform = Arc::new(move |batch| {
+                        let specs: Vec<&ColumnSpec> = columns.iter().collect();
+                        conform_batch(batch, &conform_schema, &specs)
+                    });
+                    cx::spawn(request, conform, metrics, keep_alive)
+                }
+                ReaderConfig::Sqlite { path } => {
+                    let request = SqliteRequest {
+                        path,
+                        queries,
+                        schema: schema.clone(),
+                        batch_size,
+                        limit,
+                    };
+                    sqlite::spawn(request, metrics)
+                }
             };
-            let conform_schema = schema.clone();
-            let conform: cx::Conform = Arc::new(move |batch| {
-                let specs: Vec<&ColumnSpec> = columns.iter().collect();
-                conform_batch(batch, &conform_schema, &specs)
-            });
-            let rx = cx::spawn(request, conform, metrics, keep_alive);
             let stream = tokio_stream_from(rx).map_err(|e| e.into_datafusion());
             Ok::<_, datafusion::error::DataFusionError>(stream)
         };

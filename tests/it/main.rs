@@ -4,6 +4,7 @@ mod cli;
 mod common;
 mod conformance;
 mod postgres;
+mod sqlite;
 
 mod postgres_conformance {
     crate::conformance_suite!(crate::common::PgFixture, "chunk_pages=2");

@@ -450,7 +450,7 @@ impl Source for PostgresSource {
     }
 
     fn reader(&self) -> ReaderConfig {
-        ReaderConfig {
+        ReaderConfig::ConnectorX {
             url: self.driver_url.clone(),
             protocol: Some("binary"),
             session_statements: vec![

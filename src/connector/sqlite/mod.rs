@@ -151,11 +151,10 @@ pub fn column_spec(name: &str, decl: &str, not_null: bool) -> ColumnSpec {
             native(DataType::Float64)
         }
         _ if d.contains("blob") => native(DataType::Binary),
-        // NUMERIC/DECIMAL affinity holds integers or reals: read the text form, parse as float.
-        _ if d.contains("num") || d.contains("dec") => {
-            ColumnSpec::text(name, DataType::Float64, nullable, decl)
-        }
-        _ => ColumnSpec::text(name, DataType::Utf8, nullable, decl),
+        // NUMERIC/DECIMAL affinity stores integers or reals: read as stored, as Float64.
+        _ if d.contains("num") || d.contains("dec") => native(DataType::Float64),
+        // No declared type: any value, read as its text.
+        _ => native(DataType::Utf8).with_compare(SourceCompare::Never),
     }
 }
 
@@ -317,11 +316,8 @@ impl Source for SqliteSource {
     }
 
     fn reader(&self) -> ReaderConfig {
-        ReaderConfig {
-            url: format!("sqlite://{}", self.path.display()),
-            protocol: None,
-            session_statements: vec![],
-            secret: None,
+        ReaderConfig::Sqlite {
+            path: self.path.clone(),
         }
     }
 }
