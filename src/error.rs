@@ -22,9 +22,7 @@ pub enum Error {
         reason: String,
     },
     /// The URL scheme names a backend this build does not know.
-    #[error(
-        "unsupported source scheme `{0}`: use postgres://, postgresql://, sqlite:// or file://"
-    )]
+    #[error("unsupported source scheme `{0}`: use postgres://, mysql://, sqlite:// or file://")]
     UnsupportedScheme(String),
     /// A source name was registered twice or is not a valid identifier.
     #[error("invalid source name `{name}`: {reason}")]

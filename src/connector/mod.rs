@@ -5,6 +5,7 @@
 //! of `object_store::ObjectStore`); adding a backend means one new folder here.
 
 pub mod file;
+pub mod mysql;
 pub mod postgres;
 pub mod pushdown;
 pub mod sqlite;

@@ -214,7 +214,13 @@ pub fn classify(meta: &TableMeta, rules: &PushdownRules, e: &Expr) -> P {
         Expr::Not(inner) => negated(classify(meta, rules, inner)),
         Expr::Literal(ScalarValue::Boolean(_), _) => P::Exact,
         Expr::IsNull(inner) | Expr::IsNotNull(inner) => match operand(meta, inner) {
-            Some(Operand::Column(_, c)) if c != SourceCompare::Never => P::Exact,
+            // Where temporal comparisons are inexact (MySQL's zero dates, NULL here), so is IS NULL.
+            Some(Operand::Column(k, c))
+                if c != SourceCompare::Never
+                    && (k != Kind::Temporal || rules.temporal == P::Exact) =>
+            {
+                P::Exact
+            }
             _ => P::Unsupported,
         },
         Expr::InList(list) => {

@@ -150,6 +150,12 @@ impl Engine {
                 self.register_sql_source(name, source.clone()).await?;
                 Registered::Sql(source)
             }
+            "mysql" | "mariadb" => {
+                let source: Arc<dyn Source> =
+                    Arc::new(connector::mysql::MySqlSource::connect(url).await?);
+                self.register_sql_source(name, source.clone()).await?;
+                Registered::Sql(source)
+            }
             "sqlite" => {
                 let source: Arc<dyn Source> =
                     Arc::new(connector::sqlite::SqliteSource::connect(url).await?);

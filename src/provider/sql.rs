@@ -50,7 +50,9 @@ pub fn remote_query(
             .iter()
             .map(|c| match c.read {
                 ReadAs::Native | ReadAs::TrimPad => ident(c.name()),
-                ReadAs::Text => cast(ident(c.name()), DataType::Utf8).alias(c.name()),
+                ReadAs::Text | ReadAs::TextNoZeroDates => {
+                    cast(ident(c.name()), DataType::Utf8).alias(c.name())
+                }
             })
             .collect()
     };

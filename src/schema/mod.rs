@@ -12,9 +12,12 @@ use arrow::array::{
     IntervalMonthDayNanoBuilder,
 };
 use arrow::compute::{cast_with_options, CastOptions};
-use arrow::datatypes::{i256, DataType, Field, FieldRef, IntervalMonthDayNano, Schema, SchemaRef};
+use arrow::datatypes::{
+    i256, DataType, Field, FieldRef, IntervalMonthDayNano, Schema, SchemaRef, TimeUnit,
+};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use arrow::util::display::FormatOptions;
+use chrono::Datelike;
 
 use crate::error::{Error, Result};
 
@@ -29,6 +32,15 @@ pub enum ReadAs {
     /// As the driver decodes them, with trailing spaces removed (blank-padded `char(n)`, which
     /// the source compares ignoring the pad).
     TrimPad,
+    /// Like [`ReadAs::Text`], but a zero date (`0000-00-00`, MySQL) is an error instead of NULL.
+    TextNoZeroDates,
+}
+
+impl ReadAs {
+    /// Whether the column is selected through its text form.
+    pub fn is_text(self) -> bool {
+        matches!(self, ReadAs::Text | ReadAs::TextNoZeroDates)
+    }
 }
 
 /// How the source compares a column's values, relative to DataFusion.
@@ -167,8 +179,18 @@ pub fn conform_column(
     {
         return rescale_decimal128(array, *s1, *p2, *s2).map_err(value_err);
     }
-    if read == ReadAs::Text || matches!(array.data_type(), DataType::Utf8 | DataType::LargeUtf8) {
+    if read.is_text() || matches!(array.data_type(), DataType::Utf8 | DataType::LargeUtf8) {
+        let zero_is_null = read != ReadAs::TextNoZeroDates;
         match target {
+            DataType::Date32 => {
+                return parse_temporal_column(array, target, zero_is_null).map_err(value_err)
+            }
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                return parse_temporal_column(array, target, zero_is_null).map_err(value_err)
+            }
+            DataType::Duration(TimeUnit::Microsecond) => {
+                return parse_duration_column(array).map_err(value_err)
+            }
             DataType::Decimal128(p, s) => {
                 return parse_decimal128_column(array, *p, *s).map_err(value_err)
             }
@@ -268,6 +290,118 @@ fn rescale_decimal128(
         out.with_precision_and_scale(precision, scale)
             .map_err(|e| e.to_string())?,
     ))
+}
+
+/// Parses `YYYY-MM-DD[ HH:MM:SS[.ffffff]]`; `Ok(None)` for a zero date (month or day 0).
+fn parse_datetime_text(t: &str) -> std::result::Result<Option<(i32, i64)>, ()> {
+    let b = t.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> std::result::Result<u32, ()> {
+        let s = b.get(r).ok_or(())?;
+        if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
+            return Err(());
+        }
+        Ok(s.iter().fold(0u32, |acc, d| acc * 10 + (d - b'0') as u32))
+    };
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return Err(());
+    }
+    let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if m == 0 || d == 0 {
+        return Ok(None);
+    }
+    let date = chrono::NaiveDate::from_ymd_opt(y as i32, m, d).ok_or(())?;
+    let days = date.num_days_from_ce() - 719_163;
+    let mut micros: i64 = 0;
+    if b.len() > 10 {
+        if !(b[10] == b' ' || b[10] == b'T') || b.len() < 19 || b[13] != b':' || b[16] != b':' {
+            return Err(());
+        }
+        let (h, mi, s) = (num(11..13)?, num(14..16)?, num(17..19)?);
+        if h > 23 || mi > 59 || s > 59 {
+            return Err(());
+        }
+        micros = (h as i64 * 3600 + mi as i64 * 60 + s as i64) * 1_000_000;
+        if b.len() > 19 {
+            if b[19] != b'.' || b.len() > 26 || b.len() == 20 {
+                return Err(());
+            }
+            let frac = num(20..b.len())? as i64;
+            micros += frac * 10i64.pow((26 - b.len()) as u32);
+        }
+    }
+    Ok(Some((days, micros)))
+}
+
+fn parse_temporal_column(
+    array: &ArrayRef,
+    target: &DataType,
+    zero_is_null: bool,
+) -> std::result::Result<ArrayRef, String> {
+    let values = text_values(array)?;
+    let parsed = values
+        .iter()
+        .map(|v| match v {
+            None => Ok(None),
+            Some(t) => match parse_datetime_text(t) {
+                Ok(Some(x)) => Ok(Some(x)),
+                Ok(None) if zero_is_null => Ok(None),
+                Ok(None) => Err(format!(
+                    "zero date `{t}` (the source option zero_dates=null reads it as NULL)"
+                )),
+                Err(()) => Err(format!("`{t}` is not a date or timestamp")),
+            },
+        })
+        .collect::<std::result::Result<Vec<_>, String>>()?;
+    Ok(match target {
+        DataType::Date32 => Arc::new(arrow::array::Date32Array::from(
+            parsed
+                .into_iter()
+                .map(|o| o.map(|(d, _)| d))
+                .collect::<Vec<_>>(),
+        )),
+        DataType::Timestamp(TimeUnit::Microsecond, tz) => Arc::new(
+            arrow::array::TimestampMicrosecondArray::from(
+                parsed
+                    .into_iter()
+                    .map(|o| o.map(|(d, us)| d as i64 * 86_400_000_000 + us))
+                    .collect::<Vec<_>>(),
+            )
+            .with_timezone_opt(tz.clone()),
+        ),
+        other => return Err(format!("cannot read {other} from text")),
+    })
+}
+
+/// Parses `[-]H+:MM:SS[.ffffff]` (MySQL TIME) into microseconds.
+pub fn parse_duration_text(t: &str) -> Option<i64> {
+    let (neg, body) = match t.strip_prefix('-') {
+        Some(b) => (true, b),
+        None => (false, t),
+    };
+    let mut parts = body.splitn(3, ':');
+    let h: i64 = parts.next()?.parse().ok()?;
+    let m: i64 = parts.next()?.parse().ok()?;
+    let s = parts.next()?;
+    let nanos = seconds_to_nanos(s)? as i64;
+    if !(0..60).contains(&m) || !(0..60_000_000_000).contains(&nanos) {
+        return None;
+    }
+    let micros = (h * 3600 + m * 60) * 1_000_000 + nanos / 1000;
+    Some(if neg { -micros } else { micros })
+}
+
+fn parse_duration_column(array: &ArrayRef) -> std::result::Result<ArrayRef, String> {
+    let values = text_values(array)?;
+    let out = values
+        .iter()
+        .map(|v| match v {
+            None => Ok(None),
+            Some(t) => parse_duration_text(t)
+                .map(Some)
+                .ok_or_else(|| format!("`{t}` is not a time")),
+        })
+        .collect::<std::result::Result<Vec<_>, String>>()?;
+    Ok(Arc::new(arrow::array::DurationMicrosecondArray::from(out)))
 }
 
 fn text_values(array: &ArrayRef) -> std::result::Result<Vec<Option<&str>>, String> {
@@ -532,6 +666,84 @@ mod tests {
             700
         );
         assert!(conform_column("d", &up, &DataType::Decimal128(2, 2), ReadAs::Native).is_err());
+    }
+
+    #[test]
+    fn temporal_text_parses_with_zero_date_policy() {
+        let a: ArrayRef = Arc::new(LargeStringArray::from(vec![
+            Some("1970-01-02"),
+            Some("0000-00-00"),
+            None,
+            Some("2024-02-29"),
+        ]));
+        let out = conform_column("d", &a, &DataType::Date32, ReadAs::Text).unwrap();
+        assert_eq!(
+            (0..4)
+                .map(|i| arrow::util::display::array_value_to_string(&out, i).unwrap())
+                .collect::<Vec<_>>(),
+            ["1970-01-02", "", "", "2024-02-29"]
+        );
+        assert_eq!(out.null_count(), 2);
+        let e = conform_column("d", &a, &DataType::Date32, ReadAs::TextNoZeroDates).unwrap_err();
+        assert!(e.to_string().contains("zero date"), "{e}");
+        let ts: ArrayRef = Arc::new(StringArray::from(vec![
+            "2000-01-01 00:00:01.5",
+            "1500-06-01 12:00:00",
+            "0000-00-00 00:00:00",
+        ]));
+        let target = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+        let out = conform_column("t", &ts, &target, ReadAs::Text).unwrap();
+        assert_eq!(out.data_type(), &target);
+        assert_eq!(
+            arrow::util::display::array_value_to_string(&out, 0).unwrap(),
+            "2000-01-01T00:00:01.500Z"
+        );
+        assert_eq!(
+            arrow::util::display::array_value_to_string(&out, 1).unwrap(),
+            "1500-06-01T12:00:00Z"
+        );
+        assert!(out.is_null(2));
+        for bad in [
+            "2000-13-01",
+            "2000/01/01",
+            "2000-01-01 25:00:00",
+            "2000-01-01 10:00:00.",
+            "x",
+        ] {
+            let a: ArrayRef = Arc::new(StringArray::from(vec![bad]));
+            assert!(
+                conform_column("t", &a, &target, ReadAs::Text).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn durations_hold_negative_and_long_times() {
+        assert_eq!(
+            parse_duration_text("838:59:59"),
+            Some(((838 * 3600) + 59 * 60 + 59) * 1_000_000)
+        );
+        assert_eq!(parse_duration_text("-00:00:01.5"), Some(-1_500_000));
+        assert_eq!(parse_duration_text("12:61:00"), None);
+        let a: ArrayRef = Arc::new(StringArray::from(vec![Some("-838:59:59.000000"), None]));
+        let out = conform_column(
+            "t",
+            &a,
+            &DataType::Duration(TimeUnit::Microsecond),
+            ReadAs::Text,
+        )
+        .unwrap();
+        assert_eq!(out.data_type(), &DataType::Duration(TimeUnit::Microsecond));
+        assert!(out.is_null(1));
+        let bad: ArrayRef = Arc::new(StringArray::from(vec!["noon"]));
+        assert!(conform_column(
+            "t",
+            &bad,
+            &DataType::Duration(TimeUnit::Microsecond),
+            ReadAs::Text
+        )
+        .is_err());
     }
 
     #[test]

@@ -161,6 +161,84 @@ impl Namespace for PgNamespace {
     }
 }
 
+/// The MySQL/MariaDB URL the tests use (a server URL without a database).
+pub fn mysql_base() -> String {
+    std::env::var("VP_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+}
+
+pub struct MySqlFixture;
+
+pub struct MySqlNamespace {
+    pub database: String,
+    conn: std::sync::Mutex<mysql::Conn>,
+}
+
+impl MySqlNamespace {
+    pub fn new(test: &str) -> Self {
+        use mysql::prelude::Queryable;
+        let database = format!("vp_{test}");
+        let mut conn = mysql::Conn::new(mysql::Opts::from_url(&mysql_base()).unwrap())
+            .expect("MySQL reachable");
+        conn.query_drop(format!(
+            "SET SESSION sql_mode = 'ANSI_QUOTES,NO_BACKSLASH_ESCAPES,STRICT_ALL_TABLES'; \
+             DROP DATABASE IF EXISTS {database}; CREATE DATABASE {database} CHARACTER SET utf8mb4; USE {database}"
+        ))
+        .expect("create database");
+        Self {
+            database,
+            conn: std::sync::Mutex::new(conn),
+        }
+    }
+}
+
+#[async_trait]
+impl Fixture for MySqlFixture {
+    async fn namespace(&self, test: &str) -> Arc<dyn Namespace> {
+        Arc::new(MySqlNamespace::new(test))
+    }
+}
+
+#[async_trait]
+impl Namespace for MySqlNamespace {
+    async fn exec(&self, sql: &str) {
+        use mysql::prelude::Queryable;
+        self.conn
+            .lock()
+            .unwrap()
+            .query_drop(sql)
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    fn url(&self, options: &str) -> String {
+        let mut u = format!("{}/{}?tinyint1_as_bool=true", mysql_base(), self.database);
+        if !options.is_empty() {
+            u.push('&');
+            u.push_str(options);
+        }
+        u
+    }
+
+    fn ty(&self, t: Ty) -> &'static str {
+        match t {
+            Ty::BigInt => "BIGINT",
+            Ty::Int => "INT",
+            Ty::Text => "TEXT",
+            Ty::Double => "DOUBLE",
+            Ty::Bool => "BOOLEAN",
+            Ty::Date => "DATE",
+        }
+    }
+
+    async fn cleanup(&self) {
+        use mysql::prelude::Queryable;
+        let _ = self
+            .conn
+            .lock()
+            .unwrap()
+            .query_drop(format!("DROP DATABASE IF EXISTS {}", self.database));
+    }
+}
+
 pub struct SqliteFixture;
 
 pub struct SqliteNamespace {

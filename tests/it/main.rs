@@ -10,6 +10,10 @@ mod postgres_conformance {
     crate::conformance_suite!(crate::common::PgFixture, "chunk_pages=2");
 }
 
+mod mysql_conformance {
+    crate::conformance_suite!(crate::common::MySqlFixture, "chunk_rows=100");
+}
+
 mod sqlite_conformance {
     crate::conformance_suite!(crate::common::SqliteFixture, "chunk_rows=100");
 }

@@ -1,0 +1,393 @@
+//! MySQL and MariaDB: catalog from `information_schema`, reads through ConnectorX's binary
+//! protocol, partitions by integer primary key ranges.
+//!
+//! URL: `mysql://user:password@host:3306/db?option=value`. Options this crate reads (the rest go
+//! to the driver, e.g. `require_ssl=true`, `verify_ca=false`):
+//!
+//! | option | default | meaning |
+//! |---|---|---|
+//! | `tinyint1_as_bool` | `false` | read `tinyint(1)` as Boolean (otherwise Int8) |
+//! | `zero_dates` | `null` | `null`: zero dates (`0000-00-00`) read as NULL; `error`: fail with a clear error |
+//! | `partition` | `key` | `key` (single-column integer primary key ranges) or `none` |
+//! | `chunk_rows` | `250000` | key values per chunk query; bounds what one partition holds in memory |
+//!
+//! MySQL cannot share one snapshot between connections: each partition and chunk reads its own
+//! consistent view (InnoDB statement consistency), all started within the same scan.
+
+mod types;
+
+use async_trait::async_trait;
+use datafusion::logical_expr::{ident, lit, Expr, TableProviderFilterPushDown as P};
+use datafusion::sql::unparser::dialect::{Dialect, MySqlDialect};
+use mysql::prelude::Queryable;
+
+pub use types::ZeroDates;
+
+use super::pushdown::{classify, PushdownRules};
+use super::{split_range, PartitionPlan, ReaderConfig, Source, TableMeta};
+use crate::error::{redact_url, scrub, Error, Result};
+use crate::schema::schema_of;
+
+/// Key values per chunk query unless the URL says otherwise.
+pub const DEFAULT_CHUNK_ROWS: i64 = 250_000;
+
+/// A MySQL or MariaDB source.
+pub struct MySqlSource {
+    driver_url: String,
+    target: String,
+    password: Option<String>,
+    database: String,
+    tinyint1_as_bool: bool,
+    zero_dates: ZeroDates,
+    partition: bool,
+    chunk_rows: i64,
+    dialect: MySqlDialect,
+}
+
+impl std::fmt::Debug for MySqlSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MySqlSource")
+            .field("url", &redact_url(&self.driver_url))
+            .field("tinyint1_as_bool", &self.tinyint1_as_bool)
+            .field("zero_dates", &self.zero_dates)
+            .finish_non_exhaustive()
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+impl MySqlSource {
+    /// Parses the URL and checks that the server answers.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let parsed = url::Url::parse(url).map_err(|e| Error::InvalidUrl {
+            url: redact_url(url),
+            reason: e.to_string(),
+        })?;
+        let bad = |reason: String| Error::InvalidUrl {
+            url: redact_url(url),
+            reason,
+        };
+        let database = parsed.path().trim_start_matches('/').to_string();
+        if database.is_empty() {
+            return Err(bad("name the database: mysql://user@host:3306/db".into()));
+        }
+        let mut source = Self {
+            driver_url: String::new(),
+            target: format!(
+                "mysql at {}:{}/{}",
+                parsed.host_str().unwrap_or("localhost"),
+                parsed.port().unwrap_or(3306),
+                database
+            ),
+            password: parsed.password().map(|p| {
+                percent_encoding::percent_decode_str(p)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            }),
+            database,
+            tinyint1_as_bool: false,
+            zero_dates: ZeroDates::Null,
+            partition: true,
+            chunk_rows: DEFAULT_CHUNK_ROWS,
+            dialect: MySqlDialect {},
+        };
+        let mut driver = parsed.clone();
+        driver.set_query(None);
+        {
+            let mut pairs = driver.query_pairs_mut();
+            for (k, v) in parsed.query_pairs() {
+                match k.as_ref() {
+                    "tinyint1_as_bool" => {
+                        source.tinyint1_as_bool = parse_bool(&v).ok_or_else(|| {
+                            bad(format!("tinyint1_as_bool takes true or false, not `{v}`"))
+                        })?
+                    }
+                    "zero_dates" => {
+                        source.zero_dates = match v.as_ref() {
+                            "null" => ZeroDates::Null,
+                            "error" => ZeroDates::Error,
+                            other => {
+                                return Err(bad(format!(
+                                    "zero_dates takes null or error, not `{other}`"
+                                )))
+                            }
+                        }
+                    }
+                    "partition" => {
+                        source.partition = match v.as_ref() {
+                            "key" => true,
+                            "none" => false,
+                            other => {
+                                return Err(bad(format!(
+                                    "partition takes key or none, not `{other}`"
+                                )))
+                            }
+                        }
+                    }
+                    "chunk_rows" => {
+                        source.chunk_rows =
+                            v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                                bad(format!("chunk_rows must be a positive integer, not `{v}`"))
+                            })?
+                    }
+                    _ => {
+                        pairs.append_pair(&k, &v);
+                    }
+                }
+            }
+        }
+        let mut driver_url = driver.to_string();
+        if driver_url.ends_with('?') {
+            driver_url.pop();
+        }
+        source.driver_url = driver_url;
+        source.run(|c| c.query_drop("SELECT 1")).await?;
+        Ok(source)
+    }
+
+    fn map_err(&self, e: mysql::Error) -> Error {
+        let secret = self.password.as_deref();
+        match e {
+            mysql::Error::MySqlError(m) => {
+                let message = scrub(&m.message, secret);
+                match m.code {
+                    1045 | 1044 | 1698 => Error::Authentication {
+                        target: self.target.clone(),
+                        message,
+                    },
+                    1049 => Error::Connection {
+                        target: self.target.clone(),
+                        message,
+                    },
+                    code => Error::Source {
+                        backend: "mysql",
+                        code: Some(code.to_string()),
+                        message,
+                    },
+                }
+            }
+            mysql::Error::IoError(io) => Error::Connection {
+                target: self.target.clone(),
+                message: scrub(&io.to_string(), secret),
+            },
+            mysql::Error::DriverError(d) => Error::Connection {
+                target: self.target.clone(),
+                message: scrub(&d.to_string(), secret),
+            },
+            mysql::Error::UrlError(u) => Error::InvalidUrl {
+                url: redact_url(&self.driver_url),
+                reason: scrub(&u.to_string(), secret),
+            },
+            other => Error::Source {
+                backend: "mysql",
+                code: None,
+                message: scrub(&other.to_string(), secret),
+            },
+        }
+    }
+
+    /// Runs `f` on a fresh metadata connection off the async executor.
+    async fn run<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut mysql::Conn) -> mysql::Result<T> + Send + 'static,
+    {
+        let url = self.driver_url.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let opts = mysql::Opts::from_url(&url).map_err(mysql::Error::UrlError)?;
+            let mut conn = mysql::Conn::new(opts)?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| Error::Io(std::io::Error::other(e)))?;
+        outcome.map_err(|e| self.map_err(e))
+    }
+}
+
+const SYSTEM_SCHEMAS: &str = "('mysql','information_schema','performance_schema','sys')";
+
+#[async_trait]
+impl Source for MySqlSource {
+    fn backend(&self) -> &'static str {
+        "mysql"
+    }
+
+    fn default_schema(&self) -> &str {
+        &self.database
+    }
+
+    fn dialect(&self) -> &dyn Dialect {
+        &self.dialect
+    }
+
+    async fn list_tables(&self) -> Result<Vec<(String, String)>> {
+        self.run(|c| {
+            c.query_map(
+                format!(
+                    "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR) FROM information_schema.TABLES \
+                     WHERE TABLE_SCHEMA NOT IN {SYSTEM_SCHEMAS} ORDER BY 1, 2"
+                ),
+                |(s, t): (String, String)| (s, t),
+            )
+        })
+        .await
+    }
+
+    async fn table_meta(&self, schema: &str, table: &str) -> Result<Option<TableMeta>> {
+        let (s, t) = (schema.to_string(), table.to_string());
+        let rows: Vec<types::MyColumn> = self
+            .run(move |c| {
+                c.exec_map(
+                    "SELECT CAST(c.COLUMN_NAME AS CHAR), CAST(c.DATA_TYPE AS CHAR), CAST(c.COLUMN_TYPE AS CHAR), \
+                            c.IS_NULLABLE = 'YES', c.NUMERIC_PRECISION, c.NUMERIC_SCALE, \
+                            CAST(COALESCE(c.COLLATION_NAME, '') AS CHAR), CAST(c.COLUMN_KEY AS CHAR) \
+                     FROM information_schema.COLUMNS c \
+                     WHERE c.TABLE_SCHEMA = ? AND c.TABLE_NAME = ? ORDER BY c.ORDINAL_POSITION",
+                    (s, t),
+                    |(name, data_type, column_type, nullable, precision, scale, collation, key): (
+                        String,
+                        String,
+                        String,
+                        bool,
+                        Option<u64>,
+                        Option<u64>,
+                        String,
+                        String,
+                    )| types::MyColumn {
+                        name,
+                        data_type: data_type.to_ascii_lowercase(),
+                        column_type: column_type.to_ascii_lowercase(),
+                        nullable,
+                        precision,
+                        scale,
+                        collation: collation.to_ascii_lowercase(),
+                        key,
+                    },
+                )
+            })
+            .await?;
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        let columns: Vec<_> = rows
+            .iter()
+            .map(|c| types::column_spec(c, self.tinyint1_as_bool, self.zero_dates))
+            .collect();
+        let pk: Vec<&types::MyColumn> = rows.iter().filter(|c| c.key == "PRI").collect();
+        let key_column = match pk.as_slice() {
+            [one] if types::is_integer(&one.data_type) => Some(one.name.clone()),
+            _ => None,
+        };
+        Ok(Some(TableMeta {
+            schema: schema.to_string(),
+            table: table.to_string(),
+            arrow_schema: schema_of(&columns),
+            columns,
+            physical_partitioning: false,
+            key_column,
+        }))
+    }
+
+    fn filter_pushdown(&self, meta: &TableMeta, filter: &Expr) -> P {
+        classify(
+            meta,
+            &PushdownRules {
+                // Case-insensitive collations match more: a superset at best.
+                like: P::Inexact,
+                // Zero dates are NULL here but compare below every date there: a superset.
+                temporal: P::Inexact,
+                float_zero: false,
+            },
+            filter,
+        )
+    }
+
+    async fn plan_partitions(&self, meta: &TableMeta, target: usize) -> Result<PartitionPlan> {
+        let whole = PartitionPlan {
+            partitions: vec![vec![None]],
+            method: "none".into(),
+        };
+        let Some(key) = meta.key_column.clone().filter(|_| self.partition) else {
+            return Ok(whole);
+        };
+        let sql = format!(
+            "SELECT CAST(MIN({k}) AS SIGNED), CAST(MAX({k}) AS SIGNED) FROM {s}.{t}",
+            k = quote_ident(&key),
+            s = quote_ident(&meta.schema),
+            t = quote_ident(&meta.table)
+        );
+        let bounds: Option<(Option<i64>, Option<i64>)> =
+            self.run(move |c| c.query_first(sql)).await?;
+        let Some((Some(lo), Some(hi))) = bounds else {
+            return Ok(whole);
+        };
+        let hi = hi.saturating_add(1);
+        let ranges = split_range(lo, hi, target.max(1));
+        let chunk = self.chunk_rows;
+        let partitions = ranges
+            .iter()
+            .map(|(a, b)| {
+                let pieces =
+                    ((*b as i128 - *a as i128 + chunk as i128 - 1) / chunk as i128).max(1) as usize;
+                split_range(*a, *b, pieces)
+                    .into_iter()
+                    .map(|(x, y)| {
+                        let lower = (x > lo).then(|| ident(key.as_str()).gt_eq(lit(x)));
+                        let upper = (y < hi).then(|| ident(key.as_str()).lt(lit(y)));
+                        match (lower, upper) {
+                            (Some(l), Some(u)) => Some(l.and(u)),
+                            (l, u) => l.or(u),
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(PartitionPlan {
+            partitions,
+            method: format!("key {key} ranges"),
+        })
+    }
+
+    fn reader(&self) -> ReaderConfig {
+        ReaderConfig::ConnectorX {
+            url: self.driver_url.clone(),
+            protocol: Some("binary"),
+            session_statements: vec![
+                "SET time_zone = '+00:00'".into(),
+                // String literals mean what they say: backslash is not an escape character.
+                "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'NO_BACKSLASH_ESCAPES')".into(),
+            ],
+            secret: self.password.clone(),
+        }
+    }
+}
+
+/// Quotes a MySQL identifier.
+pub fn quote_ident(s: &str) -> String {
+    format!("`{}`", s.replace('`', "``"))
+}
+
+impl MySqlSource {
+    /// The database named in the URL.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote_ident("a`b"), "`a``b`");
+        assert_eq!(parse_bool("yes"), Some(true));
+        assert_eq!(parse_bool("maybe"), None);
+    }
+}
