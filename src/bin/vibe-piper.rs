@@ -143,8 +143,14 @@ async fn run_query(
             let mut w = arrow::csv::WriterBuilder::new()
                 .with_header(true)
                 .build(out);
+            let mut wrote = false;
             while let Some(b) = stream.next().await {
                 w.write(&b.map_err(Error::from_datafusion)?)?;
+                wrote = true;
+            }
+            if !wrote {
+                // No rows: still a header, as a CSV consumer expects.
+                w.write(&arrow::record_batch::RecordBatch::new_empty(schema.clone()))?;
             }
             w.into_inner().flush()?;
         }

@@ -51,6 +51,19 @@ fn sql_writes_every_format() {
     assert!(ok, "{err}");
     assert_eq!(out, "id,name,v\n1,a,0.5\n2,,1.5\n");
     let (ok, out, _) = run(
+        &[
+            "sql",
+            "--source",
+            &src,
+            "--format",
+            "csv",
+            "SELECT id, name FROM s.t WHERE id > 5",
+        ],
+        dir.path(),
+    );
+    assert!(ok);
+    assert_eq!(out, "id,name\n", "a header even without rows");
+    let (ok, out, _) = run(
         &["sql", "--source", &src, "--format", "json", q],
         dir.path(),
     );

@@ -202,11 +202,16 @@ impl Fixture for MySqlFixture {
 impl Namespace for MySqlNamespace {
     async fn exec(&self, sql: &str) {
         use mysql::prelude::Queryable;
-        self.conn
-            .lock()
-            .unwrap()
-            .query_drop(sql)
+        let mut conn = self.conn.lock().unwrap();
+        let mut result = conn
+            .query_iter(sql)
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        // Every statement's outcome, so that an error in a later statement is not lost.
+        while let Some(set) = result.iter() {
+            for row in set {
+                row.unwrap_or_else(|e| panic!("{sql}: {e}"));
+            }
+        }
     }
 
     fn url(&self, options: &str) -> String {

@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod conformance;
+mod mysql;
 mod postgres;
 mod sqlite;
 

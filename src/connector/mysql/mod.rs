@@ -295,6 +295,12 @@ impl Source for MySqlSource {
     }
 
     fn filter_pushdown(&self, meta: &TableMeta, filter: &Expr) -> P {
+        // Backslash is an escape character in MySQL string literals unless the server says
+        // otherwise (and ConnectorX prepares the statement before any session setting): a
+        // literal with a backslash is never sent.
+        if has_backslash_literal(filter) {
+            return P::Unsupported;
+        }
         classify(
             meta,
             &PushdownRules {
@@ -358,14 +364,32 @@ impl Source for MySqlSource {
         ReaderConfig::ConnectorX {
             url: self.driver_url.clone(),
             protocol: Some("binary"),
-            session_statements: vec![
-                "SET time_zone = '+00:00'".into(),
-                // String literals mean what they say: backslash is not an escape character.
-                "SET SESSION sql_mode = CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'NO_BACKSLASH_ESCAPES')".into(),
-            ],
+            session_statements: vec!["SET time_zone = '+00:00'".into()],
             secret: self.password.clone(),
         }
     }
+}
+
+fn has_backslash_literal(e: &Expr) -> bool {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use datafusion::common::ScalarValue;
+    let mut found = false;
+    let _ = e.apply(|x| {
+        if let Expr::Literal(
+            ScalarValue::Utf8(Some(s))
+            | ScalarValue::LargeUtf8(Some(s))
+            | ScalarValue::Utf8View(Some(s)),
+            _,
+        ) = x
+        {
+            if s.contains('\\') {
+                found = true;
+                return Ok(TreeNodeRecursion::Stop);
+            }
+        }
+        Ok(TreeNodeRecursion::Continue)
+    });
+    found
 }
 
 /// Quotes a MySQL identifier.

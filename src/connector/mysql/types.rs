@@ -48,6 +48,8 @@ pub fn column_spec(c: &MyColumn, tinyint1_as_bool: bool, zero_dates: ZeroDates) 
     let source = c.column_type.clone();
     let unsigned = c.column_type.contains("unsigned");
     let native = |dt: DataType| ColumnSpec::native(name, dt, nullable, source.clone());
+    // A zero date reads as NULL even in a NOT NULL column.
+    let temporal_nullable = nullable || zero_dates == ZeroDates::Null;
     let temporal_read = match zero_dates {
         ZeroDates::Null => ReadAs::Text,
         ZeroDates::Error => ReadAs::TextNoZeroDates,
@@ -94,13 +96,13 @@ pub fn column_spec(c: &MyColumn, tinyint1_as_bool: bool, zero_dates: ZeroDates) 
         // A FLOAT compared with a literal is compared in double precision at the source.
         "float" => native(DataType::Float32).with_compare(SourceCompare::Never),
         "double" | "real" => native(DataType::Float64),
-        "date" => ColumnSpec::text(name, DataType::Date32, nullable, source)
+        "date" => ColumnSpec::text(name, DataType::Date32, temporal_nullable, source)
             .with_read(temporal_read)
             .with_compare(SourceCompare::Same),
         "datetime" => ColumnSpec::text(
             name,
             DataType::Timestamp(TimeUnit::Microsecond, None),
-            nullable,
+            temporal_nullable,
             source,
         )
         .with_read(temporal_read)
@@ -109,7 +111,7 @@ pub fn column_spec(c: &MyColumn, tinyint1_as_bool: bool, zero_dates: ZeroDates) 
         "timestamp" => ColumnSpec::text(
             name,
             DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
-            nullable,
+            temporal_nullable,
             source,
         )
         .with_read(temporal_read)
