@@ -73,7 +73,7 @@ fn parse_time(s: &str) -> Option<i64> {
     let t = chrono::NaiveTime::parse_from_str(s, "%H:%M:%S%.f")
         .or_else(|_| chrono::NaiveTime::parse_from_str(s, "%H:%M"))
         .ok()?;
-    Some((t - chrono::NaiveTime::MIN).num_microseconds()?)
+    (t - chrono::NaiveTime::MIN).num_microseconds()
 }
 
 fn parse_timestamp(s: &str) -> Option<i64> {
