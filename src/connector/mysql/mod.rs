@@ -279,11 +279,22 @@ impl Source for MySqlSource {
             .iter()
             .map(|c| types::column_spec(c, self.tinyint1_as_bool, self.zero_dates))
             .collect();
-        let pk: Vec<&types::MyColumn> = rows.iter().filter(|c| c.key == "PRI").collect();
-        let key_column = match pk.as_slice() {
-            [one] if types::is_integer(&one.data_type) => Some(one.name.clone()),
-            _ => None,
-        };
+        // The leading column of the primary key, when it is an integer: InnoDB keeps rows in
+        // primary key order, so a range of it is a range scan of the clustered index.
+        let (s, t) = (schema.to_string(), table.to_string());
+        let leading: Option<String> = self
+            .run(move |c| {
+                c.exec_first(
+                    "SELECT CAST(COLUMN_NAME AS CHAR) FROM information_schema.STATISTICS \
+                     WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' AND SEQ_IN_INDEX = 1",
+                    (s, t),
+                )
+            })
+            .await?;
+        let key_column = leading.filter(|k| {
+            rows.iter()
+                .any(|c| &c.name == k && types::is_integer(&c.data_type))
+        });
         Ok(Some(TableMeta {
             schema: schema.to_string(),
             table: table.to_string(),
@@ -364,7 +375,11 @@ impl Source for MySqlSource {
         ReaderConfig::ConnectorX {
             url: self.driver_url.clone(),
             protocol: Some("binary"),
-            session_statements: vec!["SET time_zone = '+00:00'".into()],
+            session_statements: vec![
+                "SET time_zone = '+00:00'".into(),
+                // Each connection's own consistent view (MySQL cannot share one between connections).
+                "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY".into(),
+            ],
             secret: self.password.clone(),
         }
     }

@@ -230,7 +230,7 @@ const COLUMNS_SQL: &str = "SELECT a.attname::text, t.typname::text, t.typtype::t
        COALESCE(et.typname::text, ''), pg_catalog.format_type(a.atttypid, a.atttypmod), c.relkind::text, \
        COALESCE((SELECT pa.attname::text FROM pg_catalog.pg_index i \
                  JOIN pg_catalog.pg_attribute pa ON pa.attrelid = i.indrelid AND pa.attnum = i.indkey[0] \
-                 WHERE i.indrelid = c.oid AND i.indisprimary AND i.indnatts = 1 \
+                 WHERE i.indrelid = c.oid AND i.indisprimary \
                    AND pa.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)), '') \
      FROM pg_catalog.pg_attribute a \
      JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
