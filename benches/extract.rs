@@ -1,7 +1,7 @@
 //! Bulk extraction of TPC-H `lineitem` from PostgreSQL into Arrow, every contender in one run.
 //!
 //! ```text
-//! cargo bench --bench extract -- [--scale 1] [--runs 3]
+//! cargo bench --bench extract -- [--source postgres|mysql] [--scale 1] [--runs 3]
 //! ```
 //!
 //! Each measurement runs in a fresh child process (this binary with `--phase`), so peak memory
@@ -12,8 +12,11 @@
 //! (d) the same with 2 partitions;
 //! (e) a selective query: `l_shipdate >= '1998-09-01'`, two columns.
 //!
+//! For `--source mysql` (MariaDB or MySQL, `VP_MYSQL_URL`, default the local server) the floor
+//! is the `mariadb --quick` client writing the result to /dev/null, and (e) is left out.
+//!
 //! PostgreSQL is found through `VP_POSTGRES_URL` (default the local server); the data is
-//! generated with `tpchgen` and loaded once into schema `vp_bench` (kept between runs).
+//! generated with `tpchgen` and loaded once into schema (database) `vp_bench`, kept between runs.
 
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -100,6 +103,100 @@ async fn ensure_data(scale: f64) {
         .unwrap();
 }
 
+fn mysql_url() -> String {
+    format!(
+        "{}/{SCHEMA}",
+        std::env::var("VP_MYSQL_URL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
+    )
+}
+
+fn mysql_cli_args() -> Vec<String> {
+    let u = url::Url::parse(&mysql_url()).expect("mysql URL");
+    let mut args = vec![
+        format!("--host={}", u.host_str().unwrap_or("127.0.0.1")),
+        format!("--port={}", u.port().unwrap_or(3306)),
+        format!(
+            "--user={}",
+            if u.username().is_empty() {
+                "root"
+            } else {
+                u.username()
+            }
+        ),
+    ];
+    if let Some(p) = u.password() {
+        args.push(format!("--password={p}"));
+    }
+    args
+}
+
+fn mysql_cli(sql: &str) -> String {
+    let out = std::process::Command::new("mariadb")
+        .args(mysql_cli_args())
+        .args(["--local-infile=1", "-B", "-N", "-e", sql])
+        .output()
+        .expect("the mariadb client");
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Loads lineitem into MariaDB/MySQL unless it already holds the expected rows.
+fn ensure_mysql_data(scale: f64) {
+    let table = table_name(scale);
+    let expected = tpchgen::generators::LineItemGenerator::new(scale, 1, 1)
+        .iter()
+        .count();
+    mysql_cli(&format!("CREATE DATABASE IF NOT EXISTS {SCHEMA}"));
+    let have = std::process::Command::new("mariadb")
+        .args(mysql_cli_args())
+        .args([
+            "-B",
+            "-N",
+            "-e",
+            &format!("SELECT count(*) FROM {SCHEMA}.{table}"),
+        ])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .and_then(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse::<usize>()
+                .ok()
+        });
+    if have == Some(expected) {
+        return;
+    }
+    eprintln!("loading {expected} lineitem rows (scale {scale}) into MySQL {SCHEMA}.{table} ...");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lineitem.tbl");
+    {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        for row in tpchgen::generators::LineItemGenerator::new(scale, 1, 1).iter() {
+            writeln!(f, "{row}").unwrap();
+        }
+    }
+    mysql_cli(&format!(
+        "DROP TABLE IF EXISTS {SCHEMA}.{table};
+         CREATE TABLE {SCHEMA}.{table} (
+           l_orderkey BIGINT NOT NULL, l_partkey BIGINT NOT NULL, l_suppkey BIGINT NOT NULL,
+           l_linenumber INT NOT NULL, l_quantity DECIMAL(15,2) NOT NULL,
+           l_extendedprice DECIMAL(15,2) NOT NULL, l_discount DECIMAL(15,2) NOT NULL,
+           l_tax DECIMAL(15,2) NOT NULL, l_returnflag CHAR(1) NOT NULL, l_linestatus CHAR(1) NOT NULL,
+           l_shipdate DATE NOT NULL, l_commitdate DATE NOT NULL, l_receiptdate DATE NOT NULL,
+           l_shipinstruct CHAR(25) NOT NULL, l_shipmode CHAR(10) NOT NULL, l_comment VARCHAR(44) NOT NULL,
+           PRIMARY KEY (l_orderkey, l_linenumber)) ENGINE=InnoDB;
+         LOAD DATA LOCAL INFILE '{}' INTO TABLE {SCHEMA}.{table} FIELDS TERMINATED BY '|' LINES TERMINATED BY '|\\n';
+         ANALYZE TABLE {SCHEMA}.{table};",
+        path.display()
+    ));
+}
+
 /// What one phase reports.
 struct Report {
     rows: u64,
@@ -108,10 +205,26 @@ struct Report {
     convert_s: f64,
 }
 
-async fn run_phase(phase: &str, scale: f64) -> Report {
+async fn run_phase(source: &str, phase: &str, scale: f64) -> Report {
     let table = table_name(scale);
     let select_all = format!("SELECT * FROM {SCHEMA}.{table}");
+    let mysql = source == "mysql";
     match phase {
+        "a" if mysql => {
+            let out = std::process::Command::new("mariadb")
+                .args(mysql_cli_args())
+                .args(["--quick", "-B", "-N", "-e", &select_all])
+                .stdout(std::process::Stdio::null())
+                .status()
+                .expect("the mariadb client");
+            assert!(out.success());
+            Report {
+                rows: 0,
+                bytes: 0,
+                wait_s: 0.0,
+                convert_s: 0.0,
+            }
+        }
         "a" => {
             let c = client().await;
             let stream = c
@@ -131,7 +244,7 @@ async fn run_phase(phase: &str, scale: f64) -> Report {
             }
         }
         "b" => {
-            let u = url();
+            let u = if mysql { mysql_url() } else { url() };
             tokio::task::spawn_blocking(move || {
                 let conn = connectorx::prelude::parse_source(&u, Some("binary")).unwrap();
                 let q = [connectorx::sql::CXQuery::naked(select_all)];
@@ -237,6 +350,11 @@ fn main() {
     let runs: usize = arg(&args, "--runs")
         .map(|s| s.parse().expect("--runs N"))
         .unwrap_or(3);
+    let source = arg(&args, "--source").unwrap_or_else(|| "postgres".into());
+    assert!(
+        source == "postgres" || source == "mysql",
+        "--source postgres|mysql"
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -244,7 +362,7 @@ fn main() {
     if let Some(phase) = arg(&args, "--phase") {
         let (cpu0, _) = rusage();
         let start = Instant::now();
-        let r = rt.block_on(run_phase(&phase, scale));
+        let r = rt.block_on(run_phase(&source, &phase, scale));
         let wall = start.elapsed().as_secs_f64();
         let (cpu1, rss) = rusage();
         println!(
@@ -257,21 +375,40 @@ fn main() {
         );
         return;
     }
-    rt.block_on(ensure_data(scale));
+    if source == "mysql" {
+        ensure_mysql_data(scale);
+    } else {
+        rt.block_on(ensure_data(scale));
+    }
     let exe = std::env::current_exe().unwrap();
-    let names = [
-        ("a", "COPY binary floor"),
+    let floor_name = if source == "mysql" {
+        "mariadb --quick > /dev/null floor"
+    } else {
+        "COPY binary floor"
+    };
+    let mut names = vec![
+        ("a", floor_name),
         ("b", "ConnectorX direct"),
         ("c", "engine, 1 partition"),
         ("d", "engine, 2 partitions"),
         ("e", "engine, selective (2 cols, shipdate >= 1998-09-01)"),
     ];
+    if source == "mysql" {
+        names.pop();
+    }
     let mut results = vec![];
     for (phase, name) in names {
         let mut samples: Vec<Vec<f64>> = vec![];
         for _ in 0..runs {
             let out = std::process::Command::new(&exe)
-                .args(["--phase", phase, "--scale", &scale.to_string()])
+                .args([
+                    "--phase",
+                    phase,
+                    "--scale",
+                    &scale.to_string(),
+                    "--source",
+                    &source,
+                ])
                 .output()
                 .expect("run phase");
             assert!(
@@ -292,7 +429,7 @@ fn main() {
     }
     let floor = results[0].1;
     let cx = results[1].1;
-    println!("TPC-H lineitem, scale {scale}, {runs} runs per contender (medians), one run of this benchmark\n");
+    println!("TPC-H lineitem from {source}, scale {scale}, {runs} runs per contender (medians), one run of this benchmark\n");
     println!("| contender | wall s | / floor | / ConnectorX | client CPU s | peak RSS MiB | rows | bytes | wait s | convert s |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for (name, wall, cpu, rss, rows, bytes, wait, conv) in &results {

@@ -246,18 +246,17 @@ impl Source for MySqlSource {
                 c.exec_map(
                     "SELECT CAST(c.COLUMN_NAME AS CHAR), CAST(c.DATA_TYPE AS CHAR), CAST(c.COLUMN_TYPE AS CHAR), \
                             c.IS_NULLABLE = 'YES', c.NUMERIC_PRECISION, c.NUMERIC_SCALE, \
-                            CAST(COALESCE(c.COLLATION_NAME, '') AS CHAR), CAST(c.COLUMN_KEY AS CHAR) \
+                            CAST(COALESCE(c.COLLATION_NAME, '') AS CHAR) \
                      FROM information_schema.COLUMNS c \
                      WHERE c.TABLE_SCHEMA = ? AND c.TABLE_NAME = ? ORDER BY c.ORDINAL_POSITION",
                     (s, t),
-                    |(name, data_type, column_type, nullable, precision, scale, collation, key): (
+                    |(name, data_type, column_type, nullable, precision, scale, collation): (
                         String,
                         String,
                         String,
                         bool,
                         Option<u64>,
                         Option<u64>,
-                        String,
                         String,
                     )| types::MyColumn {
                         name,
@@ -267,7 +266,6 @@ impl Source for MySqlSource {
                         precision,
                         scale,
                         collation: collation.to_ascii_lowercase(),
-                        key,
                     },
                 )
             })

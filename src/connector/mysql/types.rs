@@ -22,7 +22,6 @@ pub struct MyColumn {
     pub precision: Option<u64>,
     pub scale: Option<u64>,
     pub collation: String,
-    pub key: String,
 }
 
 /// Whether a MySQL data type is an integer type.
@@ -154,7 +153,6 @@ mod tests {
             precision: Some(65),
             scale: Some(30),
             collation: "utf8mb4_general_ci".into(),
-            key: String::new(),
         }
     }
 
