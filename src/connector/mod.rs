@@ -109,6 +109,47 @@ pub trait Source: Debug + Send + Sync + 'static {
     fn reader(&self) -> ReaderConfig;
 }
 
+/// Partition predicates over `[lo, hi)`: `target` contiguous partitions, each split into chunk
+/// queries of at most `chunk` values. The first chunk has no lower bound and the last no upper
+/// bound, so values outside `[lo, hi)` (written after planning) are still read.
+pub fn range_partitions(
+    lo: i64,
+    hi: i64,
+    target: usize,
+    chunk: i64,
+    bound: &dyn Fn(i64, bool) -> Expr,
+) -> Vec<Vec<Option<Expr>>> {
+    let chunk = chunk.max(1) as i128;
+    split_range(lo, hi, target.max(1))
+        .into_iter()
+        .map(|(a, b)| {
+            let pieces = ((b as i128 - a as i128 + chunk - 1) / chunk).max(1) as usize;
+            split_range(a, b, pieces)
+                .into_iter()
+                .map(|(x, y)| {
+                    let lower = (x > lo).then(|| bound(x, true));
+                    let upper = (y < hi).then(|| bound(y, false));
+                    match (lower, upper) {
+                        (Some(l), Some(u)) => Some(l.and(u)),
+                        (l, u) => l.or(u),
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// `key >= v` (lower) or `key < v` (upper) on an integer column.
+pub fn key_bound(key: &str) -> impl Fn(i64, bool) -> Expr + '_ {
+    move |v, lower| {
+        if lower {
+            datafusion::logical_expr::ident(key).gt_eq(datafusion::logical_expr::lit(v))
+        } else {
+            datafusion::logical_expr::ident(key).lt(datafusion::logical_expr::lit(v))
+        }
+    }
+}
+
 /// Splits `[lo, hi)` into at most `n` contiguous ranges of near-equal size.
 pub fn split_range(lo: i64, hi: i64, n: usize) -> Vec<(i64, i64)> {
     if hi <= lo || n == 0 {
@@ -128,6 +169,20 @@ pub fn split_range(lo: i64, hi: i64, n: usize) -> Vec<(i64, i64)> {
 #[cfg(test)]
 mod tests {
     use super::split_range;
+
+    #[test]
+    fn partitions_have_open_ends_and_chunks() {
+        let parts = super::range_partitions(0, 100, 2, 30, &super::key_bound("k"));
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].len(), 2);
+        assert_eq!(parts[1].len(), 2);
+        assert_eq!(parts[0][0].as_ref().unwrap().to_string(), "k < Int64(25)");
+        assert_eq!(parts[1][1].as_ref().unwrap().to_string(), "k >= Int64(75)");
+        assert_eq!(
+            super::range_partitions(0, 1, 4, 10, &super::key_bound("k")),
+            vec![vec![None]]
+        );
+    }
 
     #[test]
     fn ranges_cover_without_overlap() {

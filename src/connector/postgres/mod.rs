@@ -21,7 +21,9 @@ use datafusion::sql::unparser::dialect::{Dialect, PostgreSqlDialect};
 use tokio::sync::Mutex;
 
 use super::pushdown::{classify, PushdownRules};
-use super::{split_range, PartitionPlan, ReaderConfig, Snapshot, Source, TableMeta};
+use super::{
+    key_bound, range_partitions, PartitionPlan, ReaderConfig, Snapshot, Source, TableMeta,
+};
 use crate::error::{redact_url, scrub, Error, Result};
 use crate::schema::schema_of;
 
@@ -260,35 +262,6 @@ fn ctid_bound(page: i64, lower: bool) -> Expr {
     }
 }
 
-/// Chunk predicates covering `[a, b)` of `[0, total)` with open ends at the extremes.
-fn range_predicates(
-    ranges: &[(i64, i64)],
-    total_hi: i64,
-    chunk: i64,
-    bound: &dyn Fn(i64, bool) -> Expr,
-    global_lo: i64,
-) -> Vec<Vec<Option<Expr>>> {
-    ranges
-        .iter()
-        .map(|(a, b)| {
-            let pieces = ((b - a) + chunk - 1) / chunk;
-            split_range(*a, *b, pieces.max(1) as usize)
-                .into_iter()
-                .map(|(x, y)| {
-                    let lower = (x > global_lo).then(|| bound(x, true));
-                    let upper = (y < total_hi).then(|| bound(y, false));
-                    match (lower, upper) {
-                        (Some(l), Some(u)) => Some(l.and(u)),
-                        (Some(l), None) => Some(l),
-                        (None, Some(u)) => Some(u),
-                        (None, None) => None,
-                    }
-                })
-                .collect()
-        })
-        .collect()
-}
-
 #[async_trait]
 impl Source for PostgresSource {
     fn backend(&self) -> &'static str {
@@ -390,34 +363,18 @@ impl Source for PostgresSource {
                     return Ok(whole());
                 };
                 let hi = hi.saturating_add(1);
-                let ranges = split_range(lo, hi, target);
-                let chunks_per_partition = (pages / target as i64 / self.chunk_pages).max(1);
-                let chunk = ((hi as i128 - lo as i128)
-                    / (target as i128 * chunks_per_partition as i128))
-                    .max(1) as i64;
-                let key = key.clone();
-                let bound = move |v: i64, lower: bool| {
-                    if lower {
-                        col(key.as_str()).gt_eq(lit(v))
-                    } else {
-                        col(key.as_str()).lt(lit(v))
-                    }
-                };
+                // As many chunks as ctid chunking would make, over the key span.
+                let chunks = (pages / self.chunk_pages).max(target as i64).max(1) as i128;
+                let chunk = ((hi as i128 - lo as i128) / chunks).clamp(1, i64::MAX as i128) as i64;
                 Ok(PartitionPlan {
-                    partitions: range_predicates(&ranges, hi, chunk, &bound, lo),
-                    method: format!(
-                        "key {} ranges",
-                        meta.key_column.as_deref().unwrap_or_default()
-                    ),
+                    partitions: range_partitions(lo, hi, target, chunk, &key_bound(key)),
+                    method: format!("key {key} ranges"),
                 })
             }
-            _ if meta.physical_partitioning && pages > 0 => {
-                let ranges = split_range(0, pages, target);
-                Ok(PartitionPlan {
-                    partitions: range_predicates(&ranges, pages, self.chunk_pages, &ctid_bound, 0),
-                    method: "ctid page ranges".into(),
-                })
-            }
+            _ if meta.physical_partitioning && pages > 0 => Ok(PartitionPlan {
+                partitions: range_partitions(0, pages, target, self.chunk_pages, &ctid_bound),
+                method: "ctid page ranges".into(),
+            }),
             _ => Ok(whole()),
         }
     }

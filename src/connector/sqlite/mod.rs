@@ -15,11 +15,11 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, FieldRef, TimeUnit};
 use async_trait::async_trait;
-use datafusion::logical_expr::{col, lit, Expr, TableProviderFilterPushDown as P};
+use datafusion::logical_expr::{Expr, TableProviderFilterPushDown as P};
 use datafusion::sql::unparser::dialect::{Dialect, SqliteDialect};
 
 use super::pushdown::{classify, PushdownRules};
-use super::{split_range, PartitionPlan, ReaderConfig, Source, TableMeta};
+use super::{key_bound, range_partitions, PartitionPlan, ReaderConfig, Source, TableMeta};
 use crate::error::{Error, Result};
 use crate::schema::{schema_of, ColumnSpec, SourceCompare};
 
@@ -289,26 +289,7 @@ impl Source for SqliteSource {
             return Ok(whole);
         };
         let hi = hi.saturating_add(1);
-        let ranges = split_range(lo, hi, target.max(1));
-        let chunk = self.chunk_rows;
-        let partitions = ranges
-            .iter()
-            .map(|(a, b)| {
-                let pieces =
-                    ((*b as i128 - *a as i128 + chunk as i128 - 1) / chunk as i128).max(1) as usize;
-                split_range(*a, *b, pieces)
-                    .into_iter()
-                    .map(|(x, y)| {
-                        let lower = (x > lo).then(|| col(key.as_str()).gt_eq(lit(x)));
-                        let upper = (y < hi).then(|| col(key.as_str()).lt(lit(y)));
-                        match (lower, upper) {
-                            (Some(l), Some(u)) => Some(l.and(u)),
-                            (l, u) => l.or(u),
-                        }
-                    })
-                    .collect()
-            })
-            .collect();
+        let partitions = range_partitions(lo, hi, target, self.chunk_rows, &key_bound(&key));
         Ok(PartitionPlan {
             partitions,
             method: "rowid ranges".into(),
