@@ -45,7 +45,7 @@ pub struct TableMeta {
 pub struct PartitionPlan {
     /// `partitions[i]` lists the chunk predicates of partition `i` (`None`: the whole table).
     pub partitions: Vec<Vec<Option<Expr>>>,
-    /// How the table was split, for EXPLAIN (e.g. `ctid pages`, `key l_orderkey`).
+    /// How the table was split, for EXPLAIN (e.g. `ctid page ranges`, `key l_orderkey ranges`).
     pub method: String,
 }
 
@@ -54,7 +54,8 @@ pub struct PartitionPlan {
 pub struct Snapshot {
     /// Statements every reading connection runs first.
     pub statements: Vec<String>,
-    /// Dropped when the scan finishes.
+    /// Keeps the view open while held: by the scan's physical plan (so a re-executed plan reads
+    /// the same view) and by its reader threads.
     pub keep_alive: Arc<dyn Any + Send + Sync>,
 }
 

@@ -100,7 +100,7 @@ fn check_name(name: &str) -> Result<()> {
     if !ok_first || !chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
         return Err(Error::InvalidSourceName {
             name: name.into(),
-            reason: "use lower-case letters, digits and `_`, starting with a letter".into(),
+            reason: "use lower-case letters, digits and `_`, not starting with a digit".into(),
         });
     }
     if name == "datafusion" || name == "information_schema" || name == "public" {

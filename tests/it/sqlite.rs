@@ -65,6 +65,38 @@ async fn declared_types_and_dynamic_values() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partitions_avoid_shadowed_rowid_and_without_rowid_tables() {
+    let ns = SqliteFixture.namespace("sqlite_rowid").await;
+    let values: Vec<String> = (1..=500).map(|i| format!("({i}, {})", 1000 - i)).collect();
+    ns.exec(&format!(
+        "CREATE TABLE shadow (k INTEGER, rowid INTEGER); INSERT INTO shadow (k, rowid) VALUES {v};
+         CREATE TABLE wr (k INTEGER PRIMARY KEY, v INTEGER) WITHOUT
+            ROWID; INSERT INTO wr VALUES {v};",
+        v = values.join(",")
+    ))
+    .await;
+    let e = engine(
+        ns.as_ref(),
+        Engine::builder().target_partitions(3),
+        "chunk_rows=50",
+    )
+    .await;
+    let plan = explain(&e, "SELECT * FROM src.shadow").await;
+    assert!(
+        plan.contains("_rowid_") && plan.contains("partitions=3"),
+        "{plan}"
+    );
+    assert_eq!(
+        query(&e, "SELECT count(*), sum(k), sum(rowid) FROM src.shadow").await,
+        vec!["500|125250|374750"]
+    );
+    let plan = explain(&e, "SELECT * FROM src.wr").await;
+    assert!(plan.contains("partitions=1"), "{plan}");
+    assert_eq!(query(&e, "SELECT count(*) FROM src.wr").await, vec!["500"]);
+    ns.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_values_name_their_column() {
     let ns = SqliteFixture.namespace("sqlite_bad").await;
     ns.exec(

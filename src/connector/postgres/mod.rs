@@ -133,7 +133,21 @@ impl PostgresSource {
             client: Mutex::new(None),
             dialect: PostgreSqlDialect {},
         };
-        source.with_client(|c| async { Ok(((), c)) }).await?;
+        let mut source = source;
+        let version: i32 = source
+            .with_client(|c| async move {
+                let v = c
+                    .query_one("SELECT current_setting('server_version_num')::int", &[])
+                    .await;
+                Ok((v, c))
+            })
+            .await?
+            .map_err(|e| source.map_err(e))?
+            .get(0);
+        if version < 140_000 && source.partition == PartitionMethod::Ctid {
+            // TID range scans arrived in PostgreSQL 14: before, a ctid range reads the whole table.
+            source.partition = PartitionMethod::Key;
+        }
         Ok(source)
     }
 
@@ -240,6 +254,7 @@ const COLUMNS_SQL: &str = "SELECT a.attname::text, t.typname::text, t.typtype::t
      JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
      LEFT JOIN pg_catalog.pg_type et ON et.oid = t.typelem AND t.typcategory = 'A' \
      WHERE n.nspname = $1 AND c.relname = $2 AND a.attnum > 0 AND NOT a.attisdropped \
+       AND c.relkind IN ('r','v','m','p','f') \
      ORDER BY a.attnum";
 
 const PAGES_SQL: &str =

@@ -234,14 +234,24 @@ impl Source for SqliteSource {
                 column_spec(n, d, *nn || rowid_alias)
             })
             .collect();
-        let rowid_table = kind == "table" && !sql.to_ascii_uppercase().contains("WITHOUT ROWID");
+        let normalized = sql
+            .to_ascii_uppercase()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let rowid_table = kind == "table" && !normalized.contains("WITHOUT ROWID");
+        // A user column may shadow `rowid`; SQLite's other names for it are `_rowid_` and `oid`.
+        let shadowed = |alias: &str| cols.iter().any(|c| c.0.eq_ignore_ascii_case(alias));
+        let key = ["rowid", "_rowid_", "oid"]
+            .into_iter()
+            .find(|a| !shadowed(a));
         Ok(Some(TableMeta {
             schema: "main".into(),
             table: table.to_string(),
             arrow_schema: schema_of(&columns),
             columns,
             physical_partitioning: false,
-            key_column: rowid_table.then(|| "rowid".to_string()),
+            key_column: key.filter(|_| rowid_table).map(str::to_string),
         }))
     }
 
@@ -261,7 +271,10 @@ impl Source for SqliteSource {
     }
 
     fn hidden_columns(&self) -> Vec<FieldRef> {
-        vec![Arc::new(Field::new("rowid", DataType::Int64, false))]
+        ["rowid", "_rowid_", "oid"]
+            .into_iter()
+            .map(|n| Arc::new(Field::new(n, DataType::Int64, false)))
+            .collect()
     }
 
     async fn plan_partitions(&self, meta: &TableMeta, target: usize) -> Result<PartitionPlan> {
