@@ -128,7 +128,8 @@ impl Engine {
         &self.ctx
     }
 
-    /// Registers a source under `name`: `postgres://`, `sqlite://` or `file://` URLs.
+    /// Registers a source under `name`: `postgres://`, `mysql://` (or `mariadb://`), `sqlite://` or
+    /// `file://` URLs.
     pub async fn register_source(&self, name: &str, url: &str) -> Result<()> {
         check_name(name)?;
         let mut sources = self.sources.lock().await;

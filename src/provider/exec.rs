@@ -28,7 +28,7 @@ use crate::schema::{conform_batch, schema_of, ColumnSpec};
 type SharedSnapshot = Option<(Vec<String>, Arc<dyn Any + Send + Sync>)>;
 
 /// Reads one source table: one DataFusion partition per range of the table, each a sequence of
-/// chunk queries read through ConnectorX.
+/// chunk queries read through ConnectorX or, for SQLite, in process.
 pub struct RemoteScanExec {
     source: Arc<dyn Source>,
     columns: Vec<ColumnSpec>,

@@ -28,7 +28,7 @@ pub type Conform = Arc<dyn Fn(RecordBatch) -> Result<RecordBatch> + Send + Sync>
 /// What one DataFusion partition asks ConnectorX for.
 #[derive(Clone)]
 pub struct CxRequest {
-    /// Connection string in ConnectorX's form (`postgresql://...`, `sqlite:///path`).
+    /// Connection string in ConnectorX's form (`postgresql://...`, `mysql://...`).
     pub url: String,
     /// ConnectorX protocol (`binary` for PostgreSQL's binary COPY).
     pub protocol: Option<&'static str>,

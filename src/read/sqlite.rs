@@ -65,7 +65,8 @@ fn describe(v: &ValueRef<'_>) -> String {
 }
 
 fn parse_date(s: &str) -> Option<i32> {
-    let d = chrono::NaiveDate::parse_from_str(s.get(..10)?, "%Y-%m-%d").ok()?;
+    // The whole text: a DATE holding a time of day is an error, not silently truncated.
+    let d = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
     Some((d - chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?).num_days() as i32)
 }
 
@@ -152,7 +153,9 @@ impl Col {
         };
         let float = |v: &ValueRef<'_>| -> Result<f64> {
             match v {
-                ValueRef::Integer(i) => Ok(*i as f64),
+                // Only integers a double holds exactly (|i| <= 2^53).
+                ValueRef::Integer(i) if i.unsigned_abs() <= 1 << 53 => Ok(*i as f64),
+                ValueRef::Integer(_) => Err(bad(v, "exactly representable as a 64-bit float")),
                 ValueRef::Real(f) => Ok(*f),
                 ValueRef::Text(t) => std::str::from_utf8(t)
                     .ok()
@@ -333,7 +336,8 @@ mod tests {
     #[test]
     fn parses_sqlite_date_and_time_text() {
         assert_eq!(parse_date("1970-01-02"), Some(1));
-        assert_eq!(parse_date("1969-12-31 10:00"), Some(-1));
+        assert_eq!(parse_date("1969-12-31"), Some(-1));
+        assert_eq!(parse_date("1969-12-31 10:00"), None);
         assert_eq!(parse_date("31/12/1969"), None);
         assert_eq!(parse_time("00:00:01.5"), Some(1_500_000));
         assert_eq!(parse_time("01:02"), Some(3_720_000_000));
@@ -368,6 +372,8 @@ mod tests {
         assert!(Col::new(&DataType::Decimal128(10, 2), 1).is_err());
         let mut f = Col::new(&DataType::Float64, 2).unwrap();
         f.push("f", ValueRef::Text(b" 2.5 ")).unwrap();
+        f.push("f", ValueRef::Integer(1 << 53)).unwrap();
+        assert!(f.push("f", ValueRef::Integer((1 << 53) + 1)).is_err());
         assert!(f.push("f", ValueRef::Blob(b"x")).is_err());
     }
 }

@@ -354,6 +354,10 @@ async fn connection_errors() {
             "{bad}: {err:?}"
         );
     }
+    // `mariadb://` is accepted as the same protocol.
+    let maria = format!("{}/test", mysql_base()).replacen("mysql://", "mariadb://", 1);
+    e.register_source("maria", &maria).await.unwrap();
+    assert_eq!(query(&e, "SELECT 1 AS one").await, vec!["1"]);
     let err = e.register_source("m5", &mysql_base()).await.unwrap_err();
     assert!(err.to_string().contains("name the database"), "{err}");
 }

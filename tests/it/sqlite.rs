@@ -11,7 +11,7 @@ async fn declared_types_and_dynamic_values() {
         "CREATE TABLE t (id INTEGER PRIMARY KEY, small INT2, mid INT4, big BIGINT, r REAL, n NUMERIC, d DECIMAL(15,2),
                          flag BOOLEAN, day DATE, at DATETIME, clock TIME, s VARCHAR(10), b BLOB, anything);
          INSERT INTO t VALUES (1, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-         INSERT INTO t VALUES (2, -32768, 2147483647, 9223372036854775807, 1.5, 12345678901234567, 10.25, 1,
+         INSERT INTO t VALUES (2, -32768, 2147483647, 9223372036854775807, 1.5, 9007199254740992, 10.25, 1,
                                '2024-02-29', '2024-02-29 23:59:59.5', '12:30:00', 'héllo', x'00ff', 42);
          INSERT INTO t VALUES (3, 1, 2, 3, 4, 5.5, 6, 0, '1600-01-01', '1600-01-01T00:00:00', '00:00:00', 7, 'txt', 'word');",
     )
@@ -50,7 +50,7 @@ async fn declared_types_and_dynamic_values() {
         rows(&batches),
         vec![
             "1|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL",
-            "2|-32768|2147483647|9223372036854775807|1.5|1.2345678901234568e16|10.25|true|2024-02-29|2024-02-29T23:59:59.500|12:30:00|héllo|00ff|42",
+            "2|-32768|2147483647|9223372036854775807|1.5|9007199254740992.0|10.25|true|2024-02-29|2024-02-29T23:59:59.500|12:30:00|héllo|00ff|42",
             "3|1|2|3|4.0|5.5|6.0|false|1600-01-01|1600-01-01T00:00:00|00:00:00|7|747874|word",
         ]
     );
@@ -61,6 +61,18 @@ async fn declared_types_and_dynamic_values() {
     );
     let plan = explain(&e, "SELECT id FROM src.t WHERE anything = '42'").await;
     assert!(plan.contains("FilterExec"), "{plan}");
+    // An integer a Float64 cannot hold exactly is an error, not rounded.
+    ns.exec("INSERT INTO t (id, n) VALUES (4, 9007199254740993)")
+        .await;
+    let err = e
+        .sql_collect("SELECT n FROM src.t")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("column `n`") && err.contains("9007199254740993"),
+        "{err}"
+    );
     ns.cleanup().await;
 }
 

@@ -2,7 +2,10 @@
 //! protocol, partitions by integer primary key ranges.
 //!
 //! URL: `mysql://user:password@host:3306/db?option=value`. Options this crate reads (the rest go
-//! to the driver, e.g. `require_ssl=true`, `verify_ca=false`):
+//! to the driver):
+//!
+//! TLS: `ssl-mode=disabled|preferred|required|verify_ca|verify_identity` and `ssl-ca=/path/ca.pem`
+//! (ConnectorX's parameters; `preferred` encrypts without verification, as `required` does).
 //!
 //! | option | default | meaning |
 //! |---|---|---|
@@ -99,6 +102,15 @@ impl MySqlSource {
         };
         let mut driver = parsed.clone();
         driver.set_query(None);
+        // `mariadb://` is the same protocol; the drivers only know `mysql://`.
+        if driver.scheme() != "mysql" {
+            let rest = driver
+                .as_str()
+                .split_once("://")
+                .map(|(_, r)| r.to_string())
+                .unwrap_or_default();
+            driver = url::Url::parse(&format!("mysql://{rest}")).map_err(|e| bad(e.to_string()))?;
+        }
         {
             let mut pairs = driver.query_pairs_mut();
             for (k, v) in parsed.query_pairs() {
@@ -200,14 +212,62 @@ impl MySqlSource {
     {
         let url = self.driver_url.clone();
         let outcome = tokio::task::spawn_blocking(move || {
-            let opts = mysql::Opts::from_url(&url).map_err(mysql::Error::UrlError)?;
-            let mut conn = mysql::Conn::new(opts)?;
+            let mut conn = mysql::Conn::new(metadata_opts(&url)?)?;
             f(&mut conn)
         })
         .await
         .map_err(|e| Error::Io(std::io::Error::other(e)))?;
         outcome.map_err(|e| self.map_err(e))
     }
+}
+
+/// TLS options in the URL, as ConnectorX reads them for the data connections (`ssl-mode` /
+/// `sslmode`: disabled, preferred, required, verify_ca, verify_identity; `ssl-ca`: a CA file).
+const SSL_PARAMS: [&str; 3] = ["ssl-mode", "sslmode", "ssl-ca"];
+
+/// Connection options for this crate's own (metadata) connections, with the same TLS settings
+/// ConnectorX applies to its data connections. `preferred` means `required` here as there: the
+/// driver has no fallback to plain text.
+fn metadata_opts(url: &str) -> mysql::Result<mysql::OptsBuilder> {
+    let parsed =
+        url::Url::parse(url).map_err(|_| mysql::Error::UrlError(mysql::UrlError::BadUrl))?;
+    let mut mode = None;
+    let mut ca = None;
+    let mut stripped = parsed.clone();
+    stripped.set_query(None);
+    for (k, v) in parsed.query_pairs() {
+        match k.to_ascii_lowercase().as_str() {
+            "ssl-mode" | "sslmode" => mode = Some(v.to_ascii_uppercase().replace('-', "_")),
+            "ssl-ca" => ca = Some(std::path::PathBuf::from(v.as_ref())),
+            _ => {
+                stripped.query_pairs_mut().append_pair(&k, &v);
+            }
+        }
+    }
+    let mut s = stripped.to_string();
+    if s.ends_with('?') {
+        s.pop();
+    }
+    let opts =
+        mysql::OptsBuilder::from_opts(mysql::Opts::from_url(&s).map_err(mysql::Error::UrlError)?);
+    let (accept_invalid, skip_domain) = match mode.as_deref() {
+        None | Some("DISABLED") => return Ok(opts),
+        Some("PREFERRED" | "REQUIRED") => (true, true),
+        Some("VERIFY_CA") => (false, true),
+        Some("VERIFY_IDENTITY") => (false, false),
+        Some(other) => {
+            return Err(mysql::Error::UrlError(mysql::UrlError::InvalidValue(
+                "ssl-mode".into(),
+                other.into(),
+            )))
+        }
+    };
+    Ok(opts.ssl_opts(Some(
+        mysql::SslOpts::default()
+            .with_danger_accept_invalid_certs(accept_invalid)
+            .with_danger_skip_domain_validation(skip_domain)
+            .with_root_cert_path(ca),
+    )))
 }
 
 const SYSTEM_SCHEMAS: &str = "('mysql','information_schema','performance_schema','sys')";
@@ -291,7 +351,12 @@ impl Source for MySqlSource {
             .await?;
         let key_column = leading.filter(|k| {
             rows.iter()
-                .any(|c| &c.name == k && types::is_integer(&c.data_type))
+                // Bounds are read as signed 64-bit: not for `bigint unsigned`.
+                .any(|c| {
+                    &c.name == k
+                        && types::is_integer(&c.data_type)
+                        && !(c.data_type == "bigint" && c.column_type.contains("unsigned"))
+                })
         });
         Ok(Some(TableMeta {
             schema: schema.to_string(),
@@ -407,5 +472,25 @@ mod tests {
         assert_eq!(quote_ident("a`b"), "`a``b`");
         assert_eq!(parse_bool("yes"), Some(true));
         assert_eq!(parse_bool("maybe"), None);
+    }
+
+    #[test]
+    fn tls_options_become_ssl_opts() {
+        let plain = metadata_opts("mysql://u@h:3306/db").unwrap();
+        assert!(mysql::Opts::from(plain).get_ssl_opts().is_none());
+        let opts = mysql::Opts::from(
+            metadata_opts("mysql://u@h:3306/db?ssl-mode=VERIFY_CA&ssl-ca=/ca.pem").unwrap(),
+        );
+        let ssl = opts.get_ssl_opts().expect("TLS on");
+        assert!(!ssl.accept_invalid_certs() && ssl.skip_domain_validation());
+        assert_eq!(ssl.root_cert_path(), Some(std::path::Path::new("/ca.pem")));
+        let req = mysql::Opts::from(metadata_opts("mysql://u@h/db?sslmode=required").unwrap());
+        assert!(req.get_ssl_opts().unwrap().accept_invalid_certs());
+        assert!(
+            mysql::Opts::from(metadata_opts("mysql://u@h/db?ssl-mode=disabled").unwrap())
+                .get_ssl_opts()
+                .is_none()
+        );
+        assert!(metadata_opts("mysql://u@h/db?ssl-mode=sometimes").is_err());
     }
 }

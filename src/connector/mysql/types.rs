@@ -122,7 +122,8 @@ pub fn column_spec(c: &MyColumn, tinyint1_as_bool: bool, zero_dates: ZeroDates) 
             nullable,
             source,
         ),
-        "year" => native(DataType::Int16),
+        // The source reads a literal compared with a YEAR as a year (`y = 5` means 2005).
+        "year" => native(DataType::Int16).with_compare(SourceCompare::Never),
         "char" | "varchar" | "tinytext" | "text" | "mediumtext" | "longtext" => {
             let compare = if collation_is_exact(&c.collation) {
                 SourceCompare::Same

@@ -1,11 +1,11 @@
-//! SQLite: catalog from `sqlite_master` and `PRAGMA table_info`, reads through ConnectorX,
-//! partitions by rowid ranges.
+//! SQLite: catalog from `sqlite_master` and `PRAGMA table_info`, read in process by
+//! [`crate::read::sqlite`] straight into the declared Arrow types, partitioned by rowid ranges.
 //!
 //! URL: `sqlite:///absolute/path.db` or `sqlite://relative/path.db`. Options:
 //!
 //! | option | default | meaning |
 //! |---|---|---|
-//! | `chunk_rows` | `250000` | rowids per chunk query; bounds what one partition holds in memory |
+//! | `chunk_rows` | `250000` | rowids per chunk query (memory is bounded by batch size either way) |
 //!
 //! SQLite has no snapshot that several connections share: a partitioned scan of a file that is
 //! being written may see different versions in different partitions.
@@ -130,7 +130,7 @@ impl SqliteSource {
     }
 }
 
-/// Maps a declared column type the way SQLite's affinity rules (and ConnectorX) read it.
+/// Maps a declared column type the way SQLite's affinity rules read it.
 pub fn column_spec(name: &str, decl: &str, not_null: bool) -> ColumnSpec {
     let d = decl.to_ascii_lowercase();
     let nullable = !not_null;
@@ -138,7 +138,8 @@ pub fn column_spec(name: &str, decl: &str, not_null: bool) -> ColumnSpec {
     match d.as_str() {
         "int4" => native(DataType::Int32),
         "int2" => native(DataType::Int16),
-        "boolean" | "bool" => native(DataType::Boolean),
+        // `b = true` at the source means `b = 1`; here any non-zero value is true.
+        "boolean" | "bool" => native(DataType::Boolean).with_compare(SourceCompare::Never),
         "date" => native(DataType::Date32),
         "time" => native(DataType::Time64(TimeUnit::Microsecond)),
         "datetime" | "timestamp" => native(DataType::Timestamp(TimeUnit::Microsecond, None)),
@@ -286,11 +287,12 @@ impl Source for SqliteSource {
             return Ok(whole);
         };
         let t = meta.table.clone();
+        let k = key.clone();
         let (lo, hi) = self
             .run(move |c| {
                 c.query_row(
                     &format!(
-                        "SELECT min(rowid), max(rowid) FROM \"{}\"",
+                        "SELECT min({k}), max({k}) FROM \"{}\"",
                         t.replace('"', "\"\"")
                     ),
                     [],
