@@ -221,12 +221,9 @@ impl MySqlSource {
     }
 }
 
-/// TLS options in the URL, as ConnectorX reads them for the data connections (`ssl-mode` /
-/// `sslmode`: disabled, preferred, required, verify_ca, verify_identity; `ssl-ca`: a CA file).
-const SSL_PARAMS: [&str; 3] = ["ssl-mode", "sslmode", "ssl-ca"];
-
 /// Connection options for this crate's own (metadata) connections, with the same TLS settings
-/// ConnectorX applies to its data connections. `preferred` means `required` here as there: the
+/// ConnectorX applies to its data connections (`ssl-mode` / `sslmode`: disabled, preferred,
+/// required, verify_ca, verify_identity; `ssl-ca`: a CA file). `preferred` means `required` here as there: the
 /// driver has no fallback to plain text.
 fn metadata_opts(url: &str) -> mysql::Result<mysql::OptsBuilder> {
     let parsed =
