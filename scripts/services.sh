@@ -13,3 +13,14 @@ ensure_postgres() {
     fi
   fi
 }
+
+# MariaDB/MySQL: tests use VP_MYSQL_URL (default the local server, root without password).
+ensure_mysql() {
+  export VP_MYSQL_URL="${VP_MYSQL_URL:-mysql://root@127.0.0.1:3306}"
+  if command -v mariadb-admin >/dev/null 2>&1 && ! mariadb-admin -h 127.0.0.1 -u root ping >/dev/null 2>&1; then
+    if [ -x /usr/sbin/mariadbd ] && command -v start-stop-daemon >/dev/null 2>&1; then
+      start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd || true
+      for _ in $(seq 1 30); do mariadb-admin -h 127.0.0.1 -u root ping >/dev/null 2>&1 && break; sleep 1; done
+    fi
+  fi
+}
