@@ -155,7 +155,11 @@ fn comparison(meta: &TableMeta, rules: &PushdownRules, op: Operator, l: &Expr, r
     };
     let other_kind = match other {
         Operand::Column(k, c) => {
-            if *c == SourceCompare::Never || (!rules.float_zero && kind == Kind::Float) {
+            // Two columns: both must compare exactly as here (collations may differ between them).
+            if *c != SourceCompare::Same
+                || compare != SourceCompare::Same
+                || (!rules.float_zero && kind == Kind::Float)
+            {
                 return P::Unsupported;
             }
             *k
@@ -258,13 +262,17 @@ pub fn classify(meta: &TableMeta, rules: &PushdownRules, e: &Expr) -> P {
                 Expr::Literal(ScalarValue::Utf8(Some(p)) | ScalarValue::LargeUtf8(Some(p)) | ScalarValue::Utf8View(Some(p)), _)
                     if !p.contains('\\')
             );
-            let text_col = matches!(
-                operand(meta, &like.expr),
-                Some(Operand::Column(
-                    Kind::Text,
-                    SourceCompare::Same | SourceCompare::EqualitySuperset
-                ))
-            );
+            // Blank-padded columns keep their pad in the source's LIKE: rows would be lost.
+            let padded = matches!(&*like.expr, Expr::Column(c)
+                if column(meta, &c.name).is_some_and(|s| s.read == crate::schema::ReadAs::TrimPad));
+            let text_col = !padded
+                && matches!(
+                    operand(meta, &like.expr),
+                    Some(Operand::Column(
+                        Kind::Text,
+                        SourceCompare::Same | SourceCompare::EqualitySuperset
+                    ))
+                );
             if like.negated
                 || like.case_insensitive
                 || like.escape_char.is_some()

@@ -129,6 +129,9 @@ async fn type_round_trip() {
     for sql in [
         "SELECT id FROM src.types WHERE c = 'ab'",
         "SELECT id FROM src.types WHERE c = 'ab   '",
+        "SELECT id FROM src.types WHERE c LIKE 'ab'",
+        "SELECT id FROM src.types WHERE c LIKE 'a%'",
+        "SELECT id FROM src.types WHERE c <> t",
     ] {
         assert_eq!(
             sorted_rows(&e.sql_collect(sql).await.unwrap()),

@@ -49,6 +49,7 @@ pub struct PostgresSource {
     default_schema: String,
     partition: PartitionMethod,
     chunk_pages: i64,
+    tid_range_scans: bool,
     client: Mutex<Option<tokio_postgres::Client>>,
     dialect: PostgreSqlDialect,
 }
@@ -130,6 +131,7 @@ impl PostgresSource {
             default_schema,
             partition,
             chunk_pages,
+            tid_range_scans: true,
             client: Mutex::new(None),
             dialect: PostgreSqlDialect {},
         };
@@ -144,8 +146,10 @@ impl PostgresSource {
             .await?
             .map_err(|e| source.map_err(e))?
             .get(0);
-        if version < 140_000 && source.partition == PartitionMethod::Ctid {
-            // TID range scans arrived in PostgreSQL 14: before, a ctid range reads the whole table.
+        // TID range scans arrived in PostgreSQL 14: before, a ctid range reads the whole table,
+        // so ctid partitioning becomes key ranges, or one query when there is no integer key.
+        source.tid_range_scans = version >= 140_000;
+        if !source.tid_range_scans && source.partition == PartitionMethod::Ctid {
             source.partition = PartitionMethod::Key;
         }
         Ok(source)
@@ -386,10 +390,12 @@ impl Source for PostgresSource {
                     method: format!("key {key} ranges"),
                 })
             }
-            _ if meta.physical_partitioning && pages > 0 => Ok(PartitionPlan {
-                partitions: range_partitions(0, pages, target, self.chunk_pages, &ctid_bound),
-                method: "ctid page ranges".into(),
-            }),
+            _ if meta.physical_partitioning && pages > 0 && self.tid_range_scans => {
+                Ok(PartitionPlan {
+                    partitions: range_partitions(0, pages, target, self.chunk_pages, &ctid_bound),
+                    method: "ctid page ranges".into(),
+                })
+            }
             _ => Ok(whole()),
         }
     }
