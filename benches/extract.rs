@@ -10,7 +10,8 @@
 //! (b) ConnectorX called directly (its streaming record-batch iterator, one query);
 //! (c) `SELECT * FROM pg.lineitem` through the engine, 1 partition;
 //! (d) the same with 2 partitions;
-//! (e) a selective query: `l_shipdate >= '1998-09-01'`, two columns.
+//! (e) a selective query: `l_shipdate >= '1998-09-01'`, two columns;
+//! (f) as (d) with a consumer slower than the source, to show that memory stays bounded.
 //!
 //! For `--source mysql` (MariaDB or MySQL, `VP_MYSQL_URL`, default the local server) the floor
 //! is the `mariadb --quick` client writing the result to /dev/null, and (e) is left out.
@@ -267,13 +268,19 @@ async fn run_phase(source: &str, phase: &str, scale: f64) -> Report {
             .await
             .unwrap()
         }
-        "c" | "d" | "e" => {
-            let partitions = if phase == "d" { 2 } else { 1 };
+        "c" | "d" | "e" | "f" => {
+            let partitions = if phase == "d" || phase == "f" { 2 } else { 1 };
             let engine = Engine::builder().target_partitions(partitions).build();
-            engine
-                .register_source("pg", &format!("{}?schema={SCHEMA}", url()))
-                .await
-                .unwrap();
+            // Extra source options for experiments, e.g. VP_BENCH_OPTIONS=chunk_pages=16384.
+            let extra = std::env::var("VP_BENCH_OPTIONS")
+                .map(|o| format!("&{o}"))
+                .unwrap_or_default();
+            let source_url = if mysql {
+                format!("{}?partition=key{extra}", mysql_url())
+            } else {
+                format!("{}?schema={SCHEMA}{extra}", url())
+            };
+            engine.register_source("pg", &source_url).await.unwrap();
             let sql = if phase == "e" {
                 format!("SELECT l_orderkey, l_extendedprice FROM pg.{table} WHERE l_shipdate >= DATE '1998-09-01'")
             } else {
@@ -286,6 +293,10 @@ async fn run_phase(source: &str, phase: &str, scale: f64) -> Report {
             let mut rows = 0u64;
             while let Some(b) = stream.next().await {
                 rows += b.unwrap().num_rows() as u64;
+                if phase == "f" {
+                    // A consumer slower than the source: memory must stay bounded anyway.
+                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                }
             }
             let mut report = Report {
                 rows,
@@ -320,15 +331,34 @@ fn collect_metrics(plan: &dyn datafusion::physical_plan::ExecutionPlan, r: &mut 
     }
 }
 
+/// CPU seconds of this process and its finished children (the MySQL floor's client), and peak
+/// RSS in MiB: this process's own high-water mark (`VmHWM`, fresh after exec, unlike
+/// `ru_maxrss`), or the client's for the MySQL floor.
 fn rusage() -> (f64, f64) {
-    // SAFETY: getrusage writes into the struct we pass.
-    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
-    let cpu = u.ru_utime.tv_sec as f64
-        + u.ru_utime.tv_usec as f64 / 1e6
-        + u.ru_stime.tv_sec as f64
-        + u.ru_stime.tv_usec as f64 / 1e6;
-    (cpu, u.ru_maxrss as f64 / 1024.0)
+    let get = |who| {
+        // SAFETY: getrusage writes into the struct we pass.
+        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(who, &mut u) };
+        let cpu = u.ru_utime.tv_sec as f64
+            + u.ru_utime.tv_usec as f64 / 1e6
+            + u.ru_stime.tv_sec as f64
+            + u.ru_stime.tv_usec as f64 / 1e6;
+        (cpu, u.ru_maxrss as f64 / 1024.0)
+    };
+    let (self_cpu, _) = get(libc::RUSAGE_SELF);
+    let (child_cpu, child_rss) = get(libc::RUSAGE_CHILDREN);
+    let hwm = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
+        })
+        .unwrap_or(0.0)
+        / 1024.0;
+    (self_cpu + child_cpu, hwm.max(child_rss))
 }
 
 fn arg(args: &[String], name: &str) -> Option<String> {
@@ -392,9 +422,10 @@ fn main() {
         ("c", "engine, 1 partition"),
         ("d", "engine, 2 partitions"),
         ("e", "engine, selective (2 cols, shipdate >= 1998-09-01)"),
+        ("f", "engine, 2 partitions, slow consumer (2 ms per batch)"),
     ];
     if source == "mysql" {
-        names.pop();
+        names.retain(|(p, _)| *p != "e");
     }
     let mut results = vec![];
     for (phase, name) in names {

@@ -231,6 +231,10 @@ pub fn conform_column(
 /// Removes trailing spaces from every string.
 fn trim_pad(array: &ArrayRef) -> std::result::Result<ArrayRef, String> {
     let values = text_values(array)?;
+    if !values.iter().flatten().any(|s| s.ends_with(' ')) {
+        return cast_with_options(array, &DataType::Utf8, &CastOptions::default())
+            .map_err(|e| e.to_string());
+    }
     let bytes: usize = values.iter().map(|v| v.map_or(0, str::len)).sum();
     let mut b = arrow::array::StringBuilder::with_capacity(values.len(), bytes);
     for v in values {
@@ -259,14 +263,23 @@ fn rescale_decimal128(
         let div = 10i128
             .checked_pow((from_scale - scale) as u32)
             .ok_or("scale change beyond 38 digits")?;
+        // i128 division is slow; most values and divisors fit in 64 bits.
+        let div64 = i64::try_from(div).ok();
         input.try_unary(|v| {
-            if v % div != 0 {
+            let exact = match (div64, i64::try_from(v)) {
+                (Some(d), Ok(x)) => x % d == 0,
+                _ => v % div == 0,
+            };
+            if !exact {
                 return Err(arrow::error::ArrowError::ComputeError(format!(
                     "value {} has more than {scale} fractional digits; reading it as Decimal({precision},{scale}) would round it",
                     shown(v)
                 )));
             }
-            let w = v / div;
+            let w = match (div64, i64::try_from(v)) {
+                (Some(d), Ok(x)) => (x / d) as i128,
+                _ => v / div,
+            };
             if w.unsigned_abs() >= limit.unsigned_abs() {
                 return Err(arrow::error::ArrowError::ComputeError(format!(
                     "value {} does not fit Decimal({precision},{scale})",

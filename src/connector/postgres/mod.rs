@@ -7,7 +7,7 @@
 //! | option | default | meaning |
 //! |---|---|---|
 //! | `partition` | `ctid` | `ctid` (page ranges: every page read once), `key` (integer primary key ranges), `none` |
-//! | `chunk_pages` | `4096` | pages per chunk query; bounds what one partition holds in memory |
+//! | `chunk_pages` | `16384` | pages per chunk query; bounds what one partition holds in memory |
 //! | `schema` | `public` | the schema two-part names resolve in |
 
 mod types;
@@ -27,8 +27,8 @@ use super::{
 use crate::error::{redact_url, scrub, Error, Result};
 use crate::schema::schema_of;
 
-/// Pages per chunk query unless the URL says otherwise (4096 pages = 32 MiB of heap).
-pub const DEFAULT_CHUNK_PAGES: i64 = 4096;
+/// Pages per chunk query unless the URL says otherwise (16384 pages = 128 MiB of heap).
+pub const DEFAULT_CHUNK_PAGES: i64 = 16384;
 
 /// How a PostgreSQL scan is split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
