@@ -295,7 +295,7 @@ async fn run_phase(source: &str, phase: &str, scale: f64) -> Report {
                 rows += b.unwrap().num_rows() as u64;
                 if phase == "f" {
                     // A consumer slower than the source: memory must stay bounded anyway.
-                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
                 }
             }
             let mut report = Report {
@@ -422,7 +422,7 @@ fn main() {
         ("c", "engine, 1 partition"),
         ("d", "engine, 2 partitions"),
         ("e", "engine, selective (2 cols, shipdate >= 1998-09-01)"),
-        ("f", "engine, 2 partitions, slow consumer (2 ms per batch)"),
+        ("f", "engine, 2 partitions, slow consumer (20 ms per batch)"),
     ];
     if source == "mysql" {
         names.retain(|(p, _)| *p != "e");
