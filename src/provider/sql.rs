@@ -3,10 +3,13 @@
 use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Schema};
+use datafusion::common::ScalarValue;
 use datafusion::common::TableReference;
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::provider_as_source;
-use datafusion::logical_expr::{cast, ident, lit, utils::conjunction, Expr, LogicalPlanBuilder};
+use datafusion::logical_expr::{
+    cast, ident, lit, utils::conjunction, when, Expr, LogicalPlanBuilder,
+};
 use datafusion::sql::unparser::Unparser;
 
 use crate::connector::{Source, TableMeta};
@@ -48,13 +51,26 @@ pub fn remote_query(
     } else {
         columns
             .iter()
-            .map(|c| match c.read {
-                ReadAs::Native | ReadAs::TrimPad => ident(c.name()),
-                ReadAs::Text | ReadAs::TextNoZeroDates => {
-                    cast(ident(c.name()), DataType::Utf8).alias(c.name())
-                }
+            .map(|c| -> Result<Expr> {
+                Ok(match c.read {
+                    ReadAs::Native | ReadAs::TrimPad => ident(c.name()),
+                    ReadAs::NativeZeroDateNull => {
+                        let zero = if c.field.data_type() == &DataType::Date32 {
+                            "0000-00-00"
+                        } else {
+                            "0000-00-00 00:00:00"
+                        };
+                        let null = ScalarValue::try_from(c.field.data_type())?;
+                        when(ident(c.name()).eq(lit(zero)), lit(null))
+                            .otherwise(ident(c.name()))?
+                            .alias(c.name())
+                    }
+                    ReadAs::Text | ReadAs::TextNoZeroDates => {
+                        cast(ident(c.name()), DataType::Utf8).alias(c.name())
+                    }
+                })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?
     };
     builder = builder.project(projection)?;
     if let Some(n) = limit {

@@ -34,6 +34,9 @@ pub enum ReadAs {
     TrimPad,
     /// Like [`ReadAs::Text`], but a zero date (`0000-00-00`, MySQL) is an error instead of NULL.
     TextNoZeroDates,
+    /// As the driver decodes them, with the source turning zero dates (`0000-00-00`, MySQL) into
+    /// NULL first: `CASE WHEN col = '0000-00-00' THEN NULL ELSE col END`.
+    NativeZeroDateNull,
 }
 
 impl ReadAs {

@@ -49,8 +49,9 @@ pub fn column_spec(c: &MyColumn, tinyint1_as_bool: bool, zero_dates: ZeroDates) 
     let native = |dt: DataType| ColumnSpec::native(name, dt, nullable, source.clone());
     // A zero date reads as NULL even in a NOT NULL column.
     let temporal_nullable = nullable || zero_dates == ZeroDates::Null;
+    // Zero dates as NULL: decoded natively, the source replacing zero dates by NULL first.
     let temporal_read = match zero_dates {
-        ZeroDates::Null => ReadAs::Text,
+        ZeroDates::Null => ReadAs::NativeZeroDateNull,
         ZeroDates::Error => ReadAs::TextNoZeroDates,
     };
     match c.data_type.as_str() {
@@ -173,6 +174,8 @@ mod tests {
         assert_eq!(spec.field.data_type(), &DataType::UInt64);
         let spec = column_spec(&col("date", "date"), false, ZeroDates::Error);
         assert_eq!(spec.read, ReadAs::TextNoZeroDates);
+        let spec = column_spec(&col("date", "date"), false, ZeroDates::Null);
+        assert_eq!(spec.read, ReadAs::NativeZeroDateNull);
         let spec = column_spec(&col("geometry", "geometry"), false, ZeroDates::Null);
         assert_eq!(
             (spec.field.data_type(), spec.read),
