@@ -185,6 +185,7 @@ pub fn conform_column(
     if read.is_text() || matches!(array.data_type(), DataType::Utf8 | DataType::LargeUtf8) {
         let zero_is_null = read != ReadAs::TextNoZeroDates;
         match target {
+            DataType::List(field) => return parse_text_list(array, field).map_err(value_err),
             DataType::Date32 => {
                 return parse_temporal_column(array, target, zero_is_null).map_err(value_err)
             }
@@ -358,7 +359,8 @@ fn parse_temporal_column(
         .iter()
         .map(|v| match v {
             None => Ok(None),
-            Some(t) => match parse_datetime_text(t) {
+            // Text forms of timestamptz read in a UTC session end in `+00`.
+            Some(t) => match parse_datetime_text(t.strip_suffix("+00").unwrap_or(t)) {
                 Ok(Some(x)) => Ok(Some(x)),
                 Ok(None) if zero_is_null => Ok(None),
                 Ok(None) => Err(format!(
@@ -386,6 +388,90 @@ fn parse_temporal_column(
         ),
         other => return Err(format!("cannot read {other} from text")),
     })
+}
+
+/// Splits a one-dimensional PostgreSQL array literal (`{1,NULL,"a b"}`) into its elements.
+pub fn parse_pg_array(text: &str) -> std::result::Result<Vec<Option<String>>, String> {
+    let bad = |why: &str| format!("`{text}` is not an array literal: {why}");
+    let t = text.trim();
+    // Arrays with other lower bounds print their dimensions first: `[0:1]={1,2}`.
+    let body = if t.starts_with('[') {
+        t.split_once('=')
+            .map(|(_, b)| b)
+            .ok_or_else(|| bad("no `=` after the dimensions"))?
+    } else {
+        t
+    };
+    let inner = body
+        .strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .ok_or_else(|| bad("no braces"))?;
+    let mut out = vec![];
+    if inner.is_empty() {
+        return Ok(out);
+    }
+    let mut chars = inner.chars().peekable();
+    loop {
+        match chars.peek() {
+            Some('{') => return Err(bad("multi-dimensional arrays are not supported")),
+            Some('"') => {
+                chars.next();
+                let mut s = String::new();
+                loop {
+                    match chars.next() {
+                        Some('\\') => s.push(chars.next().ok_or_else(|| bad("dangling escape"))?),
+                        Some('"') => break,
+                        Some(c) => s.push(c),
+                        None => return Err(bad("unterminated quote")),
+                    }
+                }
+                out.push(Some(s));
+            }
+            _ => {
+                let mut s = String::new();
+                while let Some(&c) = chars.peek() {
+                    if c == ',' {
+                        break;
+                    }
+                    s.push(c);
+                    chars.next();
+                }
+                let s = s.trim();
+                out.push((!s.eq_ignore_ascii_case("NULL")).then(|| s.to_string()));
+            }
+        }
+        match chars.next() {
+            Some(',') => continue,
+            None => return Ok(out),
+            Some(c) => return Err(bad(&format!("unexpected `{c}`"))),
+        }
+    }
+}
+
+/// Parses arrays read through their text form into a list of the element type.
+fn parse_text_list(array: &ArrayRef, field: &FieldRef) -> std::result::Result<ArrayRef, String> {
+    let values = text_values(array)?;
+    let mut offsets = vec![0i32];
+    let mut elements: Vec<Option<String>> = vec![];
+    let mut valid = Vec::with_capacity(values.len());
+    for v in &values {
+        if let Some(t) = v {
+            elements.extend(parse_pg_array(t)?);
+        }
+        valid.push(v.is_some());
+        offsets.push(i32::try_from(elements.len()).map_err(|_| "array too large".to_string())?);
+    }
+    let flat: ArrayRef = Arc::new(arrow::array::StringArray::from(elements));
+    let items = conform_column(field.name(), &flat, field.data_type(), ReadAs::Text)
+        .map_err(|e| e.to_string())?;
+    let list = arrow::array::ListArray::try_new(
+        field.clone(),
+        arrow::buffer::OffsetBuffer::new(offsets.into()),
+        items,
+        Some(arrow::buffer::NullBuffer::from(valid)),
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Arc::new(list))
 }
 
 /// Parses `[-]H+:MM:SS[.ffffff]` (MySQL TIME) into microseconds.
@@ -760,6 +846,42 @@ mod tests {
             ReadAs::Text
         )
         .is_err());
+    }
+
+    #[test]
+    fn postgres_array_literals() {
+        assert_eq!(
+            parse_pg_array(r#"{1.5,NULL,"a \"b\"",  x }"#).unwrap(),
+            vec![
+                Some("1.5".into()),
+                None,
+                Some("a \"b\"".into()),
+                Some("x".into())
+            ]
+        );
+        assert_eq!(parse_pg_array("{}").unwrap(), vec![]);
+        assert_eq!(parse_pg_array("[0:1]={1,2}").unwrap().len(), 2);
+        assert!(parse_pg_array("{{1},{2}}").is_err());
+        assert!(parse_pg_array("1,2").is_err());
+        assert!(parse_pg_array(r#"{"open}"#).is_err());
+        let a: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("{1.50,NULL}"),
+            None,
+            Some("{}"),
+        ]));
+        let target = DataType::List(Arc::new(Field::new_list_field(
+            DataType::Decimal128(5, 2),
+            true,
+        )));
+        let out = conform_column("l", &a, &target, ReadAs::Text).unwrap();
+        assert_eq!(out.data_type(), &target);
+        assert_eq!(
+            arrow::util::display::array_value_to_string(&out, 0).unwrap(),
+            "[1.50, ]"
+        );
+        assert!(out.is_null(1));
+        let bad: ArrayRef = Arc::new(StringArray::from(vec!["{1.555}"]));
+        assert!(conform_column("l", &bad, &target, ReadAs::Text).is_err());
     }
 
     #[test]

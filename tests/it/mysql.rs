@@ -200,11 +200,12 @@ async fn zero_dates_are_null_or_an_error() {
         vec!["1|NULL|NULL", "2|2020-01-02|2020-01-02T03:04:05"]
     );
     let tables = lenient.tables("src").await.unwrap();
-    let z = &tables.iter().find(|(n, _)| *n == format!("{}.z", ns.database)).unwrap().1;
-    assert!(
-        z.field(1).is_nullable(),
-        "a zero date may become NULL"
-    );
+    let z = &tables
+        .iter()
+        .find(|(n, _)| *n == format!("{}.z", ns.database))
+        .unwrap()
+        .1;
+    assert!(z.field(1).is_nullable(), "a zero date may become NULL");
     // Filters agree with DataFusion's view (zero date = NULL).
     let off = engine(&ns, Engine::builder().pushdown(false), "").await;
     for sql in [

@@ -11,17 +11,19 @@ CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE TABLE types (
   id int8 PRIMARY KEY, i2 int2, i4 int4, f4 float4, f8 float8, n numeric(12,2), nu numeric, nw numeric(50,5),
   b bool, t text, vc varchar(10), c char(5), d date, ts timestamp, tz timestamptz, tm time, iv interval,
-  u uuid, j json, jb jsonb, by bytea, ai int4[], at text[], m mood, ip inet);
+  u uuid, j json, jb jsonb, by bytea, ai int4[], at text[], m mood, ip inet,
+  an numeric(6,2)[], ad date[], atz timestamptz[], au uuid[], aiv interval[]);
 INSERT INTO types VALUES
  (1, 32767, -2147483648, 1.5, 'NaN', 1234567890.12, 3.14159, 123456789012345678901234567890123456789012345.12345,
   true, 'héllo 😀', 'x', 'ab', '1600-01-01', '2500-06-01 12:00:00.123456', '1500-01-01 00:00:00+00', '23:59:59.999999',
   '1 year 2 mons 3 days 04:05:06.5', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": 1}', '{\"b\": [1, 2]}',
-  '\\xdeadbeef', '{1,NULL,3}', '{a,NULL}', 'happy', '10.0.0.1'),
+  '\\xdeadbeef', '{1,NULL,3}', '{a,NULL}', 'happy', '10.0.0.1',
+  '{1.50,NULL}', '{2020-01-01,NULL}', '{\"2020-01-01 00:00:00+02\"}', '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}', '{\"1 day\"}'),
  (2, -32768, 2147483647, '-Infinity', 'Infinity', -0.01, -99999999.1234567891, 0, false, '', '', '', '9999-12-31',
   '1000-01-01 00:00:00', '3000-01-01 12:00:00+02', '00:00:00', '-1 day -02:00:00', NULL, 'null', '[]', '',
-  '{}', '{}', 'sad', NULL),
+  '{}', '{}', 'sad', NULL, '{}', '{}', '{}', '{}', '{}'),
  (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-  NULL, NULL, NULL, NULL, NULL, NULL);";
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn type_round_trip() {
@@ -95,6 +97,16 @@ async fn type_round_trip() {
     assert_eq!(row1[col("at")], "[a, NULL]");
     assert_eq!(row1[col("m")], "happy");
     assert_eq!(row1[col("ip")], "10.0.0.1/32");
+    // Arrays of other scalar types, through their text form.
+    assert_eq!(row1[col("an")], "[1.50, NULL]");
+    assert_eq!(row1[col("ad")], "[2020-01-01, NULL]");
+    assert_eq!(row1[col("atz")], "[2019-12-31T22:00:00Z]");
+    assert_eq!(row1[col("au")], "[a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11]");
+    assert_eq!(row1[col("aiv")], "[1 days]");
+    assert_eq!(fields[1][col("an")], "[]");
+    assert!(
+        matches!(schema.field_with_name("an").unwrap().data_type(), DataType::List(f) if f.data_type() == &DataType::Decimal128(6, 2))
+    );
     let row2 = &fields[1];
     assert_eq!(row2[col("f4")], "-inf");
     assert_eq!(row2[col("f8")], "inf");

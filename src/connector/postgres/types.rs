@@ -54,6 +54,19 @@ fn native_array_elem(elem: &str) -> Option<DataType> {
     })
 }
 
+/// Arrays read through their text form and parsed element by element (element type).
+fn text_array_elem(elem: &str, typmod: i32) -> Option<DataType> {
+    Some(match elem {
+        "numeric" => numeric_type(typmod).filter(|d| !matches!(d, DataType::Utf8))?,
+        "date" => DataType::Date32,
+        "timestamp" => DataType::Timestamp(TimeUnit::Microsecond, None),
+        "timestamptz" => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        "interval" => DataType::Interval(IntervalUnit::MonthDayNano),
+        "uuid" | "json" | "jsonb" | "name" | "citext" => DataType::Utf8,
+        _ => return None,
+    })
+}
+
 /// numeric(p,s) from its type modifier.
 fn numeric_type(typmod: i32) -> Option<DataType> {
     if typmod < 4 {
@@ -129,6 +142,10 @@ pub fn column_spec(c: &PgColumn) -> ColumnSpec {
                 if let Some(elem) = native_array_elem(&c.elem) {
                     let dt = DataType::List(Arc::new(Field::new_list_field(elem, true)));
                     return native(dt).with_compare(SourceCompare::Never);
+                }
+                if let Some(elem) = text_array_elem(&c.elem, c.typmod) {
+                    let dt = DataType::List(Arc::new(Field::new_list_field(elem, true)));
+                    return ColumnSpec::text(name, dt, nullable, source);
                 }
             }
             ColumnSpec::text(name, DataType::Utf8, nullable, source)
