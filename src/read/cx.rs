@@ -1,10 +1,10 @@
 //! Runs ConnectorX's record-batch iterator off the async executor.
 //!
-//! ConnectorX's iterator blocks, panics on errors inside the stream, and has no backpressure (its
-//! producer thread reads ahead into an unbounded channel). This module gives it a dedicated
-//! thread, turns panics into [`Error`]s, and bounds memory by running a partition as a sequence
-//! of *chunk* queries: only one chunk is in flight per partition, and the hand-over channel to
-//! DataFusion holds at most [`CHANNEL_DEPTH`] batches.
+//! ConnectorX's iterator blocks and panics on errors inside the stream. This module gives it a
+//! dedicated thread and turns panics into [`Error`]s. Memory is bounded by batch size ×
+//! partitions: the vendored ConnectorX (vendor/connectorx) hands batches over a channel of depth
+//! 2 instead of an unbounded one, and the hand-over channel to DataFusion holds at most
+//! [`CHANNEL_DEPTH`] batches. A partition may still run as a sequence of chunk queries.
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;

@@ -12,7 +12,7 @@
 //! | `tinyint1_as_bool` | `false` | read `tinyint(1)` as Boolean (otherwise Int8) |
 //! | `zero_dates` | `null` | `null`: zero dates (`0000-00-00`) read as NULL; `error`: fail with a clear error |
 //! | `partition` | `key` | `key` (single-column integer primary key ranges) or `none` |
-//! | `chunk_rows` | `250000` | key values per chunk query; bounds what one partition holds in memory |
+//! | `chunk_rows` | none | split each partition into queries of this many key values (one query by default) |
 //!
 //! MySQL cannot share one snapshot between connections: each partition and chunk reads its own
 //! consistent view (InnoDB statement consistency), all started within the same scan.
@@ -31,8 +31,9 @@ use super::{key_bound, range_partitions, PartitionPlan, ReaderConfig, Source, Ta
 use crate::error::{redact_url, scrub, Error, Result};
 use crate::schema::schema_of;
 
-/// Key values per chunk query unless the URL says otherwise.
-pub const DEFAULT_CHUNK_ROWS: i64 = 250_000;
+/// Key values per chunk query unless the URL says otherwise: no chunking, one query per
+/// partition (the reader has backpressure).
+pub const DEFAULT_CHUNK_ROWS: i64 = i64::MAX;
 
 /// A MySQL or MariaDB source.
 pub struct MySqlSource {

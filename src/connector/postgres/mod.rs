@@ -7,7 +7,7 @@
 //! | option | default | meaning |
 //! |---|---|---|
 //! | `partition` | `ctid` | `ctid` (page ranges: every page read once), `key` (integer primary key ranges), `none` |
-//! | `chunk_pages` | `16384` | pages per chunk query; bounds what one partition holds in memory |
+//! | `chunk_pages` | none | split each partition into queries of this many pages (one query by default) |
 //! | `schema` | `public` | the schema two-part names resolve in |
 
 mod types;
@@ -27,8 +27,9 @@ use super::{
 use crate::error::{redact_url, scrub, Error, Result};
 use crate::schema::schema_of;
 
-/// Pages per chunk query unless the URL says otherwise (16384 pages = 128 MiB of heap).
-pub const DEFAULT_CHUNK_PAGES: i64 = 16384;
+/// Pages per chunk query unless the URL says otherwise: no chunking, one query per partition
+/// (the reader has backpressure; every chunk costs a connection, about 20 ms).
+pub const DEFAULT_CHUNK_PAGES: i64 = i64::MAX;
 
 /// How a PostgreSQL scan is split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

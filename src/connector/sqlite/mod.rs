@@ -5,7 +5,7 @@
 //!
 //! | option | default | meaning |
 //! |---|---|---|
-//! | `chunk_rows` | `250000` | rowids per chunk query (memory is bounded by batch size either way) |
+//! | `chunk_rows` | none | split each partition into queries of this many rowids (one query by default) |
 //!
 //! SQLite has no snapshot that several connections share: a partitioned scan of a file that is
 //! being written may see different versions in different partitions.
@@ -23,8 +23,8 @@ use super::{key_bound, range_partitions, PartitionPlan, ReaderConfig, Source, Ta
 use crate::error::{Error, Result};
 use crate::schema::{schema_of, ColumnSpec, SourceCompare};
 
-/// Rowids per chunk query unless the URL says otherwise.
-pub const DEFAULT_CHUNK_ROWS: i64 = 250_000;
+/// Rowids per chunk query unless the URL says otherwise: no chunking, one query per partition.
+pub const DEFAULT_CHUNK_ROWS: i64 = i64::MAX;
 
 /// A SQLite database file.
 pub struct SqliteSource {
