@@ -318,7 +318,7 @@ fn collect_metrics(plan: &dyn datafusion::physical_plan::ExecutionPlan, r: &mut 
             for metric in m.iter() {
                 let v = metric.value();
                 match v.name() {
-                    "source_bytes" => r.bytes += v.as_usize() as u64,
+                    "arrow_bytes" => r.bytes += v.as_usize() as u64,
                     "source_wait_time" => r.wait_s += v.as_usize() as f64 / 1e9,
                     "convert_time" => r.convert_s += v.as_usize() as f64 / 1e9,
                     _ => {}

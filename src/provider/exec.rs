@@ -188,7 +188,7 @@ impl ExecutionPlan for RemoteScanExec {
         let reader = source.reader();
         let metrics = ReadMetrics {
             rows: MetricBuilder::new(&self.metrics).counter("source_rows", partition),
-            bytes: MetricBuilder::new(&self.metrics).counter("source_bytes", partition),
+            bytes: MetricBuilder::new(&self.metrics).counter("arrow_bytes", partition),
             wait: MetricBuilder::new(&self.metrics).subset_time("source_wait_time", partition),
             convert: MetricBuilder::new(&self.metrics).subset_time("convert_time", partition),
         };

@@ -62,7 +62,7 @@ impl std::fmt::Debug for CxRequest {
 pub struct ReadMetrics {
     /// Rows received from the source.
     pub rows: Count,
-    /// Arrow bytes received from the source (ConnectorX exposes no wire byte count).
+    /// Arrow bytes handed on (`arrow_bytes`; ConnectorX exposes no count of bytes on the wire).
     pub bytes: Count,
     /// Time spent waiting for ConnectorX (network, server and ConnectorX's own decoding).
     pub wait: Time,

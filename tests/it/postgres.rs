@@ -344,7 +344,7 @@ async fn explain_analyze_reports_source_metrics() {
     assert!(scan.contains("source_rows=4.00 K"), "{scan}");
     assert!(scan.contains("source_wait_time="), "{scan}");
     assert!(scan.contains("convert_time="), "{scan}");
-    assert!(scan.contains("source_bytes="), "{scan}");
+    assert!(scan.contains("arrow_bytes="), "{scan}");
     ns.cleanup().await;
 }
 
