@@ -124,6 +124,24 @@ pub fn prepare(dir: &Path, scale: f64) -> Result<DemoData> {
     Ok(data)
 }
 
+type Batches = Box<dyn Iterator<Item = std::result::Result<RecordBatch, arrow::error::ArrowError>>>;
+
+/// The schema of a generated table and its batches, streamed (not collected: a large scale
+/// factor must not be held in memory); `None` for an empty table.
+fn streamed(
+    mut batches: impl Iterator<Item = std::result::Result<RecordBatch, arrow::error::ArrowError>>
+        + 'static,
+) -> Result<Option<(arrow::datatypes::SchemaRef, Batches)>> {
+    let Some(first) = batches.next().transpose()? else {
+        return Ok(None);
+    };
+    let schema = first.schema();
+    Ok(Some((
+        schema,
+        Box::new(std::iter::once(Ok(first)).chain(batches)),
+    )))
+}
+
 fn sqlite_err(e: rusqlite::Error) -> Error {
     Error::Source {
         backend: "sqlite",
@@ -146,16 +164,11 @@ fn sqlite_decl(dt: &DataType) -> &'static str {
 pub fn write_sqlite(
     conn: &mut rusqlite::Connection,
     table: &str,
-    batches: impl Iterator<Item = std::result::Result<RecordBatch, arrow::error::ArrowError>>,
+    batches: impl Iterator<Item = std::result::Result<RecordBatch, arrow::error::ArrowError>> + 'static,
 ) -> Result<()> {
-    let mut batches = batches
-        .collect::<std::result::Result<Vec<_>, _>>()?
-        .into_iter()
-        .peekable();
-    let Some(first) = batches.peek() else {
+    let Some((schema, batches)) = streamed(batches)? else {
         return Ok(());
     };
-    let schema = first.schema();
     let cols: Vec<String> = schema
         .fields()
         .iter()
@@ -170,6 +183,7 @@ pub fn write_sqlite(
             .prepare(&format!("INSERT INTO \"{table}\" VALUES ({marks})"))
             .map_err(sqlite_err)?;
         for batch in batches {
+            let batch = batch?;
             let columns = batch
                 .columns()
                 .iter()
@@ -230,23 +244,18 @@ fn sqlite_column(a: &dyn Array) -> Result<Vec<rusqlite::types::Value>> {
 
 fn write_parquet(
     path: &Path,
-    batches: impl Iterator<Item = std::result::Result<RecordBatch, arrow::error::ArrowError>>,
+    batches: impl Iterator<Item = std::result::Result<RecordBatch, arrow::error::ArrowError>> + 'static,
 ) -> Result<()> {
-    let mut batches = batches
-        .collect::<std::result::Result<Vec<_>, _>>()?
-        .into_iter()
-        .peekable();
-    let Some(first) = batches.peek() else {
+    let Some((schema, batches)) = streamed(batches)? else {
         return Ok(());
     };
-    let schema = first.schema();
     let tmp = path.with_extension("parquet.tmp");
     let file = std::fs::File::create(&tmp)?;
     let mut writer = ArrowWriter::try_new(file, Arc::clone(&schema), None)
         .map_err(|e| Error::Config(format!("parquet: {e}")))?;
     for batch in batches {
         writer
-            .write(&batch)
+            .write(&batch?)
             .map_err(|e| Error::Config(format!("parquet: {e}")))?;
     }
     writer

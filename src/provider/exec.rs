@@ -232,10 +232,8 @@ impl ExecutionPlan for RemoteScanExec {
                         secret,
                     };
                     let conform_schema = schema.clone();
-                    let conform: cx::Conform = Arc::new(move |batch| {
-                        let specs: Vec<&ColumnSpec> = columns.iter().collect();
-                        conform_batch(batch, &conform_schema, &specs)
-                    });
+                    let conform: cx::Conform =
+                        Arc::new(move |batch| conform_batch(batch, &conform_schema, &columns));
                     cx::spawn(request, conform, metrics, keep_alive)
                 }
                 ReaderConfig::Sqlite { path } => {

@@ -133,7 +133,7 @@ pub fn schema_of(columns: &[ColumnSpec]) -> SchemaRef {
 pub fn conform_batch(
     batch: RecordBatch,
     schema: &SchemaRef,
-    specs: &[&ColumnSpec],
+    specs: &[ColumnSpec],
 ) -> Result<RecordBatch> {
     if schema.fields().is_empty() {
         return Ok(RecordBatch::try_new_with_options(
