@@ -69,6 +69,64 @@ pub enum Error {
         /// What did not fit and why.
         message: String,
     },
+    /// No pooled connection became free within the pool's acquire timeout.
+    #[error("timed out after {waited:?} waiting for a connection to {target} (pool_size {pool_size}): raise pool_size or acquire_timeout, or return connections sooner")]
+    PoolTimeout {
+        /// Host and port without credentials.
+        target: String,
+        /// How long the caller waited.
+        waited: std::time::Duration,
+        /// The pool's size.
+        pool_size: u32,
+    },
+    /// A constraint rejected a write.
+    #[error("{backend} {kind} violation{}{}: {message}", constraint.as_ref().map(|c| format!(" on `{c}`")).unwrap_or_default(), format!(" [{code}]"))]
+    Constraint {
+        /// Which backend.
+        backend: &'static str,
+        /// Which kind of constraint.
+        kind: ConstraintKind,
+        /// The constraint's name, when the source gave it.
+        constraint: Option<String>,
+        /// The source's own code (SQLSTATE or MySQL error number).
+        code: String,
+        /// The message, scrubbed of credentials.
+        message: String,
+    },
+    /// The source could not parse a statement.
+    #[error("{backend} syntax error [{code}]: {message}")]
+    Syntax {
+        /// Which backend.
+        backend: &'static str,
+        /// The source's own code.
+        code: String,
+        /// The message.
+        message: String,
+    },
+    /// A value of this type cannot be read or written on this path.
+    #[error("column `{column}` has type {data_type}, which is not supported here: {hint}")]
+    UnsupportedType {
+        /// The column (or parameter) name.
+        column: String,
+        /// The type as the source or Arrow names it.
+        data_type: String,
+        /// What to do instead.
+        hint: String,
+    },
+    /// Data does not match the table it is written to (or the schema it is declared with).
+    #[error("schema mismatch for `{table}`: {}", problems.join("; "))]
+    SchemaMismatch {
+        /// The table (or result) being checked.
+        table: String,
+        /// One entry per offending column: name, expected and actual type.
+        problems: Vec<String>,
+    },
+    /// A query that must return a row returned none.
+    #[error("the query returned no rows")]
+    RowNotFound,
+    /// A transaction was used after it ended.
+    #[error("transaction already {0}")]
+    TransactionClosed(&'static str),
     /// A configuration file or option is wrong.
     #[error("configuration error: {0}")]
     Config(String),
@@ -83,7 +141,66 @@ pub enum Error {
     Io(#[from] std::io::Error),
 }
 
+/// The kind of constraint a write violated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConstraintKind {
+    /// A unique or primary key constraint.
+    Unique,
+    /// A foreign key.
+    ForeignKey,
+    /// A NOT NULL column.
+    NotNull,
+    /// A CHECK constraint.
+    Check,
+    /// A PostgreSQL exclusion constraint.
+    Exclusion,
+}
+
+impl std::fmt::Display for ConstraintKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ConstraintKind::Unique => "unique constraint",
+            ConstraintKind::ForeignKey => "foreign key",
+            ConstraintKind::NotNull => "not-null constraint",
+            ConstraintKind::Check => "check constraint",
+            ConstraintKind::Exclusion => "exclusion constraint",
+        })
+    }
+}
+
 impl Error {
+    /// The source's own error code (SQLSTATE for PostgreSQL, the error number for MySQL).
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            Error::Source { code, .. } => code.as_deref(),
+            Error::Constraint { code, .. } | Error::Syntax { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Whether trying again may succeed: a lost connection, a serialization failure or a
+    /// deadlock (the source rolled the transaction back), a pool timeout.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Connection { .. } | Error::PoolTimeout { .. } => true,
+            Error::Source {
+                backend: "postgres",
+                code: Some(c),
+                ..
+            } => {
+                matches!(c.as_str(), "40001" | "40P01" | "57P01" | "57P02" | "57P03")
+                    || c.starts_with("08")
+            }
+            Error::Source {
+                backend: "mysql",
+                code: Some(c),
+                ..
+            } => matches!(c.as_str(), "1213" | "1205" | "2006" | "2013" | "1927"),
+            _ => false,
+        }
+    }
+
     /// Wraps this error for DataFusion's API boundary, keeping it downcastable.
     pub fn into_datafusion(self) -> DataFusionError {
         match self {

@@ -17,6 +17,7 @@
 //! backend knows) → shared machinery ([`read`], [`schema`], [`error`]).
 #![warn(missing_docs)]
 
+pub mod blocking;
 pub mod connector;
 pub mod demo;
 pub mod engine;

@@ -4,11 +4,19 @@
 //! The provider layer talks to a backend only through the small [`Source`] trait (in the style
 //! of `object_store::ObjectStore`); adding a backend means one new folder here.
 
+pub mod executor;
 pub mod file;
 pub mod mysql;
 pub mod postgres;
 pub mod pushdown;
 pub mod sqlite;
+pub mod value;
+
+pub use executor::{
+    BatchStream, BulkOptions, Connector, CsvOptions, Executor, ExecutorExt, PoolOptions,
+    PoolStatus, TableName, Transaction,
+};
+pub use value::Value;
 
 use std::any::Any;
 use std::fmt::Debug;
@@ -108,6 +116,70 @@ pub trait Source: Debug + Send + Sync + 'static {
     }
     /// Connection details for the reader.
     fn reader(&self) -> ReaderConfig;
+    /// The source's connector (its pool), for writes through the engine (`INSERT`, `UPDATE`,
+    /// `DELETE`); `None` for read-only sources.
+    fn connector(&self) -> Option<Arc<dyn Connector>> {
+        None
+    }
+}
+
+/// Opens a connector for a `postgres://` or `mysql://` (`mariadb://`) URL.
+pub async fn connect(url: &str) -> Result<Arc<dyn Connector>> {
+    let scheme = url
+        .split("://")
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    match scheme.as_str() {
+        "postgres" | "postgresql" => Ok(Arc::new(postgres::PostgresConnector::connect(url).await?)),
+        "mysql" | "mariadb" => Ok(Arc::new(mysql::MySqlConnector::connect(url).await?)),
+        _ if url.contains("://") => Err(crate::Error::UnsupportedScheme(scheme)),
+        _ => Err(crate::Error::InvalidUrl {
+            url: crate::error::redact_url(url),
+            reason: "expected postgres://... or mysql://...".into(),
+        }),
+    }
+}
+
+/// The contents of `file` as a stream of 1 MiB chunks.
+pub(crate) fn file_chunks(
+    file: tokio::fs::File,
+) -> impl futures::Stream<Item = std::io::Result<bytes::Bytes>> + Send + 'static {
+    use tokio::io::AsyncReadExt;
+    futures::stream::try_unfold(file, |mut f| async move {
+        let mut buf = vec![0u8; 1 << 20];
+        let n = f.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.truncate(n);
+        Ok(Some((bytes::Bytes::from(buf), f)))
+    })
+}
+
+/// A local file named by a path or a `file://` URL.
+pub fn local_path(path_or_url: &str) -> Result<std::path::PathBuf> {
+    if let Some(rest) = path_or_url.strip_prefix("file://") {
+        let url =
+            url::Url::parse(&format!("file://{rest}")).map_err(|e| crate::Error::InvalidUrl {
+                url: path_or_url.to_string(),
+                reason: e.to_string(),
+            })?;
+        return url.to_file_path().map_err(|_| crate::Error::InvalidUrl {
+            url: path_or_url.to_string(),
+            reason: "not a local file path".into(),
+        });
+    }
+    if path_or_url.contains("://") {
+        return Err(crate::Error::UnsupportedScheme(
+            path_or_url
+                .split("://")
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        ));
+    }
+    Ok(std::path::PathBuf::from(path_or_url))
 }
 
 /// Partition predicates over `[lo, hi)`: `target` contiguous partitions, each split into chunk

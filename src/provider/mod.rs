@@ -1,8 +1,11 @@
 //! The DataFusion side of a source table: [`RemoteTable`] (a `TableProvider` that decides what to
 //! push down) and [`RemoteScanExec`] (the partitioned, streaming scan that sends the pushed SQL).
 
+mod dml;
 mod exec;
 mod sql;
+
+pub use dml::{scalar_value, InsertSink, StatementSink};
 
 pub use exec::RemoteScanExec;
 pub use sql::remote_query;
@@ -13,6 +16,7 @@ use arrow::datatypes::SchemaRef;
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::Result as DFResult;
+use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_plan::ExecutionPlan;
 
@@ -147,5 +151,38 @@ impl TableProvider for RemoteTable {
             limit,
             self.options.batch_size,
         )))
+    }
+
+    async fn insert_into(
+        &self,
+        _state: &dyn Session,
+        input: Arc<dyn ExecutionPlan>,
+        insert_op: InsertOp,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        if insert_op != InsertOp::Append {
+            return Err(crate::Error::Config(format!(
+                "{insert_op} is not supported on source tables: use INSERT INTO"
+            ))
+            .into_datafusion());
+        }
+        dml::insert_plan(self.source.as_ref(), &self.meta, input).map_err(|e| e.into_datafusion())
+    }
+
+    async fn delete_from(
+        &self,
+        _state: &dyn Session,
+        filters: Vec<Expr>,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        dml::delete_plan(self.source.as_ref(), &self.meta, filters).map_err(|e| e.into_datafusion())
+    }
+
+    async fn update(
+        &self,
+        _state: &dyn Session,
+        assignments: Vec<(String, Expr)>,
+        filters: Vec<Expr>,
+    ) -> DFResult<Arc<dyn ExecutionPlan>> {
+        dml::update_plan(self.source.as_ref(), &self.meta, assignments, filters)
+            .map_err(|e| e.into_datafusion())
     }
 }

@@ -30,6 +30,10 @@ pub trait Namespace: Send + Sync {
     fn ty(&self, t: Ty) -> &'static str;
     /// Removes the namespace.
     async fn cleanup(&self);
+    /// The schema (PostgreSQL) or database (MySQL) that holds the namespace's tables.
+    fn qualifier(&self) -> String {
+        "main".into()
+    }
 }
 
 /// A backend under test.
@@ -159,6 +163,10 @@ impl Namespace for PgNamespace {
             .batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema))
             .await;
     }
+
+    fn qualifier(&self) -> String {
+        self.schema.clone()
+    }
 }
 
 /// The MySQL/MariaDB URL the tests use (a server URL without a database).
@@ -241,6 +249,10 @@ impl Namespace for MySqlNamespace {
             .lock()
             .unwrap()
             .query_drop(format!("DROP DATABASE IF EXISTS {}", self.database));
+    }
+
+    fn qualifier(&self) -> String {
+        self.database.clone()
     }
 }
 

@@ -3,6 +3,7 @@
 mod cli;
 mod common;
 mod conformance;
+mod connector;
 mod mysql;
 mod postgres;
 mod sqlite;
@@ -17,4 +18,12 @@ mod mysql_conformance {
 
 mod sqlite_conformance {
     crate::conformance_suite!(crate::common::SqliteFixture, "chunk_rows=100");
+}
+
+mod postgres_connector {
+    crate::connector_suite!(crate::common::PgFixture);
+}
+
+mod mysql_connector {
+    crate::connector_suite!(crate::common::MySqlFixture);
 }

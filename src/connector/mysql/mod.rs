@@ -17,12 +17,17 @@
 //! MySQL cannot share one snapshot between connections: each partition and chunk reads its own
 //! consistent view (InnoDB statement consistency), all started within the same scan.
 
+mod client;
 mod types;
+
+pub use client::{
+    create_table_sql, mysql_type_for, write_infile_cell, MySqlConnector, MySqlTransaction,
+};
 
 use async_trait::async_trait;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown as P};
 use datafusion::sql::unparser::dialect::{Dialect, MySqlDialect};
-use mysql::prelude::Queryable;
+use mysql_async::prelude::Queryable;
 
 pub use types::ZeroDates;
 
@@ -38,13 +43,13 @@ pub const DEFAULT_CHUNK_ROWS: i64 = i64::MAX;
 /// A MySQL or MariaDB source.
 pub struct MySqlSource {
     driver_url: String,
-    target: String,
     password: Option<String>,
     database: String,
     tinyint1_as_bool: bool,
     zero_dates: ZeroDates,
     partition: bool,
     chunk_rows: i64,
+    connector: Option<MySqlConnector>,
     dialect: MySqlDialect,
 }
 
@@ -83,12 +88,6 @@ impl MySqlSource {
         }
         let mut source = Self {
             driver_url: String::new(),
-            target: format!(
-                "mysql at {}:{}/{}",
-                parsed.host_str().unwrap_or("localhost"),
-                parsed.port().unwrap_or(3306),
-                database
-            ),
             password: parsed.password().map(|p| {
                 percent_encoding::percent_decode_str(p)
                     .decode_utf8_lossy()
@@ -99,6 +98,7 @@ impl MySqlSource {
             zero_dates: ZeroDates::Null,
             partition: true,
             chunk_rows: DEFAULT_CHUNK_ROWS,
+            connector: None,
             dialect: MySqlDialect {},
         };
         let mut driver = parsed.clone();
@@ -150,7 +150,12 @@ impl MySqlSource {
                             })?
                     }
                     _ => {
-                        pairs.append_pair(&k, &v);
+                        let mut probe = crate::connector::PoolOptions::default();
+                        let is_pool = probe.apply(&k, "1").is_ok_and(|b| b)
+                            || probe.apply(&k, "1s").is_ok_and(|b| b);
+                        if !is_pool {
+                            pairs.append_pair(&k, &v);
+                        }
                     }
                 }
             }
@@ -160,112 +165,28 @@ impl MySqlSource {
             driver_url.pop();
         }
         source.driver_url = driver_url;
-        source.run(|c| c.query_drop("SELECT 1")).await?;
+        source.connector = Some(MySqlConnector::connect(url).await?);
         Ok(source)
     }
 
-    fn map_err(&self, e: mysql::Error) -> Error {
-        let secret = self.password.as_deref();
-        match e {
-            mysql::Error::MySqlError(m) => {
-                let message = scrub(&m.message, secret);
-                match m.code {
-                    1045 | 1044 | 1698 => Error::Authentication {
-                        target: self.target.clone(),
-                        message,
-                    },
-                    1049 => Error::Connection {
-                        target: self.target.clone(),
-                        message,
-                    },
-                    code => Error::Source {
-                        backend: "mysql",
-                        code: Some(code.to_string()),
-                        message,
-                    },
-                }
-            }
-            mysql::Error::IoError(io) => Error::Connection {
-                target: self.target.clone(),
-                message: scrub(&io.to_string(), secret),
-            },
-            mysql::Error::DriverError(d) => Error::Connection {
-                target: self.target.clone(),
-                message: scrub(&d.to_string(), secret),
-            },
-            mysql::Error::UrlError(u) => Error::InvalidUrl {
-                url: redact_url(&self.driver_url),
-                reason: scrub(&u.to_string(), secret),
-            },
-            other => Error::Source {
+    /// A pooled connection of the source's connector.
+    async fn conn(&self) -> Result<mysql_async::Conn> {
+        match &self.connector {
+            Some(c) => c.acquire().await,
+            None => Err(Error::Config("the source is not connected".into())),
+        }
+    }
+
+    fn map_err(&self, e: mysql_async::Error) -> Error {
+        match &self.connector {
+            Some(c) => c.target().error(e),
+            None => Error::Source {
                 backend: "mysql",
                 code: None,
-                message: scrub(&other.to_string(), secret),
+                message: scrub(&e.to_string(), self.password.as_deref()),
             },
         }
     }
-
-    /// Runs `f` on a fresh metadata connection off the async executor.
-    async fn run<T, F>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut mysql::Conn) -> mysql::Result<T> + Send + 'static,
-    {
-        let url = self.driver_url.clone();
-        let outcome = tokio::task::spawn_blocking(move || {
-            let mut conn = mysql::Conn::new(metadata_opts(&url)?)?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| Error::Io(std::io::Error::other(e)))?;
-        outcome.map_err(|e| self.map_err(e))
-    }
-}
-
-/// Connection options for this crate's own (metadata) connections, with the same TLS settings
-/// ConnectorX applies to its data connections (`ssl-mode` / `sslmode`: disabled, preferred,
-/// required, verify_ca, verify_identity; `ssl-ca`: a CA file). `preferred` means `required` here as there: the
-/// driver has no fallback to plain text.
-fn metadata_opts(url: &str) -> mysql::Result<mysql::OptsBuilder> {
-    let parsed =
-        url::Url::parse(url).map_err(|_| mysql::Error::UrlError(mysql::UrlError::BadUrl))?;
-    let mut mode = None;
-    let mut ca = None;
-    let mut stripped = parsed.clone();
-    stripped.set_query(None);
-    for (k, v) in parsed.query_pairs() {
-        match k.to_ascii_lowercase().as_str() {
-            "ssl-mode" | "sslmode" => mode = Some(v.to_ascii_uppercase().replace('-', "_")),
-            "ssl-ca" => ca = Some(std::path::PathBuf::from(v.as_ref())),
-            _ => {
-                stripped.query_pairs_mut().append_pair(&k, &v);
-            }
-        }
-    }
-    let mut s = stripped.to_string();
-    if s.ends_with('?') {
-        s.pop();
-    }
-    let opts =
-        mysql::OptsBuilder::from_opts(mysql::Opts::from_url(&s).map_err(mysql::Error::UrlError)?);
-    let (accept_invalid, skip_domain) = match mode.as_deref() {
-        None | Some("DISABLED") => return Ok(opts),
-        Some("PREFERRED" | "REQUIRED") => (true, true),
-        Some("VERIFY_CA") => (false, true),
-        Some("VERIFY_IDENTITY") => (false, false),
-        Some(other) => {
-            return Err(mysql::Error::UrlError(mysql::UrlError::InvalidValue(
-                "ssl-mode".into(),
-                other.into(),
-            )))
-        }
-    };
-    Ok(opts.ssl_opts(Some(
-        mysql::SslOpts::default()
-            .with_danger_accept_invalid_certs(accept_invalid)
-            .with_danger_skip_domain_validation(skip_domain)
-            .with_root_cert_path(ca),
-    )))
 }
 
 const SYSTEM_SCHEMAS: &str = "('mysql','information_schema','performance_schema','sys')";
@@ -285,23 +206,21 @@ impl Source for MySqlSource {
     }
 
     async fn list_tables(&self) -> Result<Vec<(String, String)>> {
-        self.run(|c| {
-            c.query_map(
-                format!(
-                    "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR) FROM information_schema.TABLES \
-                     WHERE TABLE_SCHEMA NOT IN {SYSTEM_SCHEMAS} ORDER BY 1, 2"
-                ),
-                |(s, t): (String, String)| (s, t),
-            )
-        })
-        .await
+        self.conn()
+            .await?
+            .query(format!(
+                "SELECT CAST(TABLE_SCHEMA AS CHAR), CAST(TABLE_NAME AS CHAR) FROM information_schema.TABLES \
+                 WHERE TABLE_SCHEMA NOT IN {SYSTEM_SCHEMAS} ORDER BY 1, 2"
+            ))
+            .await
+            .map_err(|e| self.map_err(e))
     }
 
     async fn table_meta(&self, schema: &str, table: &str) -> Result<Option<TableMeta>> {
         let (s, t) = (schema.to_string(), table.to_string());
-        let rows: Vec<types::MyColumn> = self
-            .run(move |c| {
-                c.exec_map(
+        let mut conn = self.conn().await?;
+        let rows: Vec<types::MyColumn> = conn
+                .exec_map(
                     "SELECT CAST(c.COLUMN_NAME AS CHAR), CAST(c.DATA_TYPE AS CHAR), CAST(c.COLUMN_TYPE AS CHAR), \
                             c.IS_NULLABLE = 'YES', c.NUMERIC_PRECISION, c.NUMERIC_SCALE, \
                             CAST(COALESCE(c.COLLATION_NAME, '') AS CHAR) \
@@ -326,8 +245,8 @@ impl Source for MySqlSource {
                         collation: collation.to_ascii_lowercase(),
                     },
                 )
-            })
-            .await?;
+            .await
+            .map_err(|e| self.map_err(e))?;
         if rows.is_empty() {
             return Ok(None);
         }
@@ -337,16 +256,14 @@ impl Source for MySqlSource {
             .collect();
         // The leading column of the primary key, when it is an integer: InnoDB keeps rows in
         // primary key order, so a range of it is a range scan of the clustered index.
-        let (s, t) = (schema.to_string(), table.to_string());
-        let leading: Option<String> = self
-            .run(move |c| {
-                c.exec_first(
-                    "SELECT CAST(COLUMN_NAME AS CHAR) FROM information_schema.STATISTICS \
-                     WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' AND SEQ_IN_INDEX = 1",
-                    (s, t),
-                )
-            })
-            .await?;
+        let leading: Option<String> = conn
+            .exec_first(
+                "SELECT CAST(COLUMN_NAME AS CHAR) FROM information_schema.STATISTICS \
+                 WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' AND SEQ_IN_INDEX = 1",
+                (schema, table),
+            )
+            .await
+            .map_err(|e| self.map_err(e))?;
         let key_column = leading.filter(|k| {
             rows.iter()
                 // Bounds are read as signed 64-bit: not for `bigint unsigned`.
@@ -400,8 +317,12 @@ impl Source for MySqlSource {
             s = quote_ident(&meta.schema),
             t = quote_ident(&meta.table)
         );
-        let bounds: Option<(Option<i64>, Option<i64>)> =
-            self.run(move |c| c.query_first(sql)).await?;
+        let bounds: Option<(Option<i64>, Option<i64>)> = self
+            .conn()
+            .await?
+            .query_first(sql)
+            .await
+            .map_err(|e| self.map_err(e))?;
         let Some((Some(lo), Some(hi))) = bounds else {
             return Ok(whole);
         };
@@ -424,6 +345,12 @@ impl Source for MySqlSource {
             ],
             secret: self.password.clone(),
         }
+    }
+
+    fn connector(&self) -> Option<std::sync::Arc<dyn crate::connector::Connector>> {
+        self.connector
+            .clone()
+            .map(|c| std::sync::Arc::new(c) as std::sync::Arc<dyn crate::connector::Connector>)
     }
 }
 
@@ -470,25 +397,5 @@ mod tests {
         assert_eq!(quote_ident("a`b"), "`a``b`");
         assert_eq!(parse_bool("yes"), Some(true));
         assert_eq!(parse_bool("maybe"), None);
-    }
-
-    #[test]
-    fn tls_options_become_ssl_opts() {
-        let plain = metadata_opts("mysql://u@h:3306/db").unwrap();
-        assert!(mysql::Opts::from(plain).get_ssl_opts().is_none());
-        let opts = mysql::Opts::from(
-            metadata_opts("mysql://u@h:3306/db?ssl-mode=VERIFY_CA&ssl-ca=/ca.pem").unwrap(),
-        );
-        let ssl = opts.get_ssl_opts().expect("TLS on");
-        assert!(!ssl.accept_invalid_certs() && ssl.skip_domain_validation());
-        assert_eq!(ssl.root_cert_path(), Some(std::path::Path::new("/ca.pem")));
-        let req = mysql::Opts::from(metadata_opts("mysql://u@h/db?sslmode=required").unwrap());
-        assert!(req.get_ssl_opts().unwrap().accept_invalid_certs());
-        assert!(
-            mysql::Opts::from(metadata_opts("mysql://u@h/db?ssl-mode=disabled").unwrap())
-                .get_ssl_opts()
-                .is_none()
-        );
-        assert!(metadata_opts("mysql://u@h/db?ssl-mode=sometimes").is_err());
     }
 }

@@ -10,7 +10,12 @@
 //! | `chunk_pages` | none | split each partition into queries of this many pages (one query by default) |
 //! | `schema` | `public` | the schema two-part names resolve in |
 
+mod client;
 mod types;
+mod wire;
+
+pub use client::{create_table_sql, PgConn, PgTransaction, PostgresConnector};
+pub use wire::{numeric_parts, numeric_text, pg_type_for};
 
 use std::sync::Arc;
 
@@ -18,13 +23,12 @@ use arrow::datatypes::{DataType, Field, FieldRef};
 use async_trait::async_trait;
 use datafusion::logical_expr::{col, lit, Expr, TableProviderFilterPushDown};
 use datafusion::sql::unparser::dialect::{Dialect, PostgreSqlDialect};
-use tokio::sync::Mutex;
 
 use super::pushdown::{classify, PushdownRules};
 use super::{
     key_bound, range_partitions, PartitionPlan, ReaderConfig, Snapshot, Source, TableMeta,
 };
-use crate::error::{redact_url, scrub, Error, Result};
+use crate::error::{redact_url, Error, Result};
 use crate::schema::schema_of;
 
 /// Pages per chunk query unless the URL says otherwise: no chunking, one query per partition
@@ -45,13 +49,12 @@ pub enum PartitionMethod {
 /// A PostgreSQL source.
 pub struct PostgresSource {
     driver_url: String,
-    target: String,
     password: Option<String>,
     default_schema: String,
     partition: PartitionMethod,
     chunk_pages: i64,
     tid_range_scans: bool,
-    client: Mutex<Option<tokio_postgres::Client>>,
+    connector: PostgresConnector,
     dialect: PostgreSqlDialect,
 }
 
@@ -68,85 +71,59 @@ impl std::fmt::Debug for PostgresSource {
 impl PostgresSource {
     /// Parses the URL and checks that the server answers.
     pub async fn connect(url: &str) -> Result<Self> {
-        let parsed = url::Url::parse(url).map_err(|e| Error::InvalidUrl {
-            url: redact_url(url),
-            reason: e.to_string(),
-        })?;
+        let (parsed, driver_url, ours) = client::split_url(url)?;
         let mut partition = PartitionMethod::Ctid;
         let mut chunk_pages = DEFAULT_CHUNK_PAGES;
         let mut default_schema = "public".to_string();
-        let mut driver = parsed.clone();
-        driver.set_query(None);
-        let _ = driver.set_scheme("postgresql");
-        {
-            let mut pairs = driver.query_pairs_mut();
-            for (k, v) in parsed.query_pairs() {
-                let bad = |reason: String| Error::InvalidUrl {
-                    url: redact_url(url),
-                    reason,
-                };
-                match k.as_ref() {
-                    "partition" => {
-                        partition = match v.as_ref() {
-                            "ctid" => PartitionMethod::Ctid,
-                            "key" => PartitionMethod::Key,
-                            "none" => PartitionMethod::None,
-                            other => {
-                                return Err(bad(format!(
-                                    "partition must be ctid, key or none, not `{other}`"
-                                )))
-                            }
+        for (k, v) in &ours {
+            let bad = |reason: String| Error::InvalidUrl {
+                url: redact_url(url),
+                reason,
+            };
+            match k.as_str() {
+                "partition" => {
+                    partition = match v.as_str() {
+                        "ctid" => PartitionMethod::Ctid,
+                        "key" => PartitionMethod::Key,
+                        "none" => PartitionMethod::None,
+                        other => {
+                            return Err(bad(format!(
+                                "partition must be ctid, key or none, not `{other}`"
+                            )))
                         }
                     }
-                    "chunk_pages" => {
-                        chunk_pages = v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                            bad(format!("chunk_pages must be a positive integer, not `{v}`"))
-                        })?
-                    }
-                    "schema" => default_schema = v.to_string(),
-                    _ => {
-                        pairs.append_pair(&k, &v);
-                    }
                 }
+                "chunk_pages" => {
+                    chunk_pages = v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                        bad(format!("chunk_pages must be a positive integer, not `{v}`"))
+                    })?
+                }
+                "schema" => default_schema = v.to_string(),
+                _ => {}
             }
         }
-        let mut driver_url = driver.to_string();
-        if driver_url.ends_with('?') {
-            driver_url.pop();
-        }
-        let target = format!(
-            "postgres at {}:{}{}",
-            parsed.host_str().unwrap_or("localhost"),
-            parsed.port().unwrap_or(5432),
-            parsed.path()
-        );
+        let connector = PostgresConnector::connect(url).await?;
         let password = parsed.password().map(|p| {
             percent_encoding::percent_decode_str(p)
                 .decode_utf8_lossy()
                 .into_owned()
         });
-        let source = Self {
+        let mut source = Self {
             driver_url,
-            target,
             password,
             default_schema,
             partition,
             chunk_pages,
             tid_range_scans: true,
-            client: Mutex::new(None),
+            connector,
             dialect: PostgreSqlDialect {},
         };
-        let mut source = source;
         let version: i32 = source
-            .with_client(|c| async move {
-                let v = c
-                    .query_one("SELECT current_setting('server_version_num')::int", &[])
-                    .await;
-                Ok((v, c))
-            })
+            .query("SELECT current_setting('server_version_num')::int", vec![])
             .await?
-            .map_err(|e| source.map_err(e))?
-            .get(0);
+            .first()
+            .map(|r| r.get(0))
+            .unwrap_or(0);
         // TID range scans arrived in PostgreSQL 14: before, a ctid range reads the whole table,
         // so ctid partitioning becomes key ranges, or one query when there is no integer key.
         source.tid_range_scans = version >= 140_000;
@@ -157,39 +134,7 @@ impl PostgresSource {
     }
 
     fn map_err(&self, e: tokio_postgres::Error) -> Error {
-        let message = scrub(&e.to_string(), self.password.as_deref());
-        if let Some(db) = e.as_db_error() {
-            let code = db.code().code().to_string();
-            let message = scrub(db.message(), self.password.as_deref());
-            if code == "28P01" || code == "28000" {
-                return Error::Authentication {
-                    target: self.target.clone(),
-                    message,
-                };
-            }
-            if code == "3D000" {
-                return Error::Connection {
-                    target: self.target.clone(),
-                    message,
-                };
-            }
-            return Error::Source {
-                backend: "postgres",
-                code: Some(code),
-                message,
-            };
-        }
-        if e.is_closed() || message.contains("error connecting") || message.contains("connect") {
-            return Error::Connection {
-                target: self.target.clone(),
-                message,
-            };
-        }
-        Error::Source {
-            backend: "postgres",
-            code: None,
-            message,
-        }
+        self.connector.target().error(e)
     }
 
     async fn new_client(&self) -> Result<tokio_postgres::Client> {
@@ -202,41 +147,14 @@ impl PostgresSource {
         Ok(client)
     }
 
-    /// Runs `f` with the metadata connection, reconnecting when it was closed.
-    async fn with_client<F, Fut, T>(&self, f: F) -> Result<T>
-    where
-        F: FnOnce(tokio_postgres::Client) -> Fut,
-        Fut: std::future::Future<Output = Result<(T, tokio_postgres::Client)>>,
-        T: Send,
-    {
-        let mut guard = self.client.lock().await;
-        let client = match guard.take() {
-            Some(c) if !c.is_closed() => c,
-            _ => self.new_client().await?,
-        };
-        let (value, client) = f(client).await?;
-        *guard = Some(client);
-        Ok(value)
-    }
-
-    async fn query(
-        &self,
-        sql: &'static str,
-        params: Vec<String>,
-    ) -> Result<Vec<tokio_postgres::Row>> {
-        let this = self;
-        self.with_client(|client| async move {
-            let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
-                .iter()
-                .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
-                .collect();
-            let rows = client
-                .query(sql, &refs)
-                .await
-                .map_err(|e| this.map_err(e))?;
-            Ok((rows, client))
-        })
-        .await
+    /// Runs a catalog query on a pooled connection.
+    async fn query(&self, sql: &str, params: Vec<String>) -> Result<Vec<tokio_postgres::Row>> {
+        let conn = self.connector.acquire().await?;
+        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = params
+            .iter()
+            .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        conn.query(sql, &refs).await.map_err(|e| self.map_err(e))
     }
 }
 
@@ -371,13 +289,10 @@ impl Source for PostgresSource {
                     s = quote_ident(&meta.schema),
                     t = quote_ident(&meta.table)
                 );
-                let bounds = self
-                    .with_client(|client| async move {
-                        let r = client.query_one(sql.as_str(), &[]).await;
-                        Ok((r, client))
-                    })
-                    .await?
-                    .map_err(|e| self.map_err(e))?;
+                let rows = self.query(&sql, vec![]).await?;
+                let Some(bounds) = rows.first() else {
+                    return Ok(whole());
+                };
                 let (lo, hi): (Option<i64>, Option<i64>) = (bounds.get(0), bounds.get(1));
                 let (Some(lo), Some(hi)) = (lo, hi) else {
                     return Ok(whole());
@@ -439,6 +354,10 @@ impl Source for PostgresSource {
             ],
             secret: self.password.clone(),
         }
+    }
+
+    fn connector(&self) -> Option<Arc<dyn crate::connector::Connector>> {
+        Some(Arc::new(self.connector.clone()))
     }
 }
 

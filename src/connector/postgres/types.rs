@@ -91,6 +91,12 @@ fn numeric_type(typmod: i32) -> Option<DataType> {
     }
 }
 
+/// The Arrow type of a `numeric` with this type modifier in a query result (text when it is
+/// too wide for Decimal256).
+pub fn numeric_arrow_type(typmod: i32) -> DataType {
+    numeric_type(typmod).unwrap_or(DataType::Utf8)
+}
+
 /// Maps one column.
 pub fn column_spec(c: &PgColumn) -> ColumnSpec {
     let nullable = !c.not_null;

@@ -1,0 +1,828 @@
+//! The PostgreSQL connector: a bb8 pool of tokio-postgres connections, statements with bound
+//! parameters, transactions, and bulk loads through binary `COPY ... FROM STDIN`.
+
+use std::sync::{Arc, Mutex as StdMutex, RwLock};
+use std::time::{Duration, Instant};
+
+use arrow::datatypes::SchemaRef;
+use async_trait::async_trait;
+use bb8::{ErrorSink, Pool, PooledConnection, RunError};
+use bb8_postgres::PostgresConnectionManager;
+use bytes::BytesMut;
+use datafusion::execution::SendableRecordBatchStream;
+use futures::{SinkExt, StreamExt, TryStreamExt};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, NoTls};
+
+use super::wire::{copy_header, copy_rows, pg_type_for, RowDecoder};
+use crate::connector::executor::{
+    retry, BatchStream, BulkOptions, Connector, CsvOptions, Executor, PoolOptions, PoolStatus,
+    TableName, Transaction, READ_ATTEMPTS, RESULT_BATCH_ROWS,
+};
+use crate::connector::value::Value;
+use crate::error::{redact_url, scrub, ConstraintKind, Error, Result};
+
+type Manager = PostgresConnectionManager<NoTls>;
+/// A pooled PostgreSQL connection.
+pub type PgConn = PooledConnection<'static, Manager>;
+
+/// Options in a PostgreSQL URL that the table source reads (the connector ignores them).
+pub const SOURCE_OPTIONS: &[&str] = &["partition", "chunk_pages", "schema"];
+
+/// Statements every pooled connection runs once, so results do not depend on server defaults.
+const SESSION_SETUP: &str =
+    "SET TIME ZONE 'UTC'; SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 3";
+
+/// Identity and secret of a server, for error messages.
+#[derive(Clone)]
+pub(crate) struct Target {
+    pub(crate) target: String,
+    pub(crate) password: Option<String>,
+}
+
+impl Target {
+    /// Maps a driver error to an actionable [`Error`] (credentials scrubbed).
+    pub(crate) fn error(&self, e: tokio_postgres::Error) -> Error {
+        let secret = self.password.as_deref();
+        let message = scrub(&e.to_string(), secret);
+        if let Some(db) = e.as_db_error() {
+            let code = db.code().code().to_string();
+            let mut message = scrub(db.message(), secret);
+            if let Some(detail) = db.detail() {
+                message = format!("{message} ({})", scrub(detail, secret));
+            }
+            let kind = match code.as_str() {
+                "28P01" | "28000" => {
+                    return Error::Authentication {
+                        target: self.target.clone(),
+                        message,
+                    }
+                }
+                "3D000" => {
+                    return Error::Connection {
+                        target: self.target.clone(),
+                        message,
+                    }
+                }
+                "42601" => {
+                    return Error::Syntax {
+                        backend: "postgres",
+                        code,
+                        message,
+                    }
+                }
+                "23505" => Some(ConstraintKind::Unique),
+                "23503" => Some(ConstraintKind::ForeignKey),
+                "23502" => Some(ConstraintKind::NotNull),
+                "23514" => Some(ConstraintKind::Check),
+                "23P01" => Some(ConstraintKind::Exclusion),
+                _ => None,
+            };
+            if let Some(kind) = kind {
+                let constraint = db.constraint().or(db.column()).map(|c| c.to_string());
+                return Error::Constraint {
+                    backend: "postgres",
+                    kind,
+                    constraint,
+                    code,
+                    message,
+                };
+            }
+            return Error::Source {
+                backend: "postgres",
+                code: Some(code),
+                message,
+            };
+        }
+        if e.is_closed() || message.contains("error connecting") || message.contains("connect") {
+            return Error::Connection {
+                target: self.target.clone(),
+                message,
+            };
+        }
+        Error::Source {
+            backend: "postgres",
+            code: None,
+            message,
+        }
+    }
+}
+
+/// Keeps the last connection error the pool saw, to report it instead of a bare timeout.
+#[derive(Debug, Clone, Default)]
+struct LastError(Arc<StdMutex<Option<(Instant, String, bool)>>>);
+
+impl ErrorSink<tokio_postgres::Error> for LastError {
+    fn sink(&self, e: tokio_postgres::Error) {
+        let auth = e
+            .as_db_error()
+            .is_some_and(|d| matches!(d.code().code(), "28P01" | "28000"));
+        if let Ok(mut g) = self.0.lock() {
+            *g = Some((Instant::now(), e.to_string(), auth));
+        }
+    }
+    fn boxed_clone(&self) -> Box<dyn ErrorSink<tokio_postgres::Error>> {
+        Box::new(self.clone())
+    }
+}
+
+#[derive(Debug)]
+struct Setup;
+
+impl bb8::CustomizeConnection<Client, tokio_postgres::Error> for Setup {
+    fn on_acquire<'a>(
+        &'a self,
+        c: &'a mut Client,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = std::result::Result<(), tokio_postgres::Error>>
+                + Send
+                + 'a,
+        >,
+    > {
+        Box::pin(async move { c.batch_execute(SESSION_SETUP).await })
+    }
+}
+
+struct Inner {
+    pool: RwLock<Option<Pool<Manager>>>,
+    target: Target,
+    options: PoolOptions,
+    last_error: LastError,
+}
+
+/// A PostgreSQL connection pool (see the [`Connector`] trait for the API).
+///
+/// URL: `postgres://user:password@host:5432/db?pool_size=10&acquire_timeout=5s`; pool options
+/// as in [`PoolOptions`], the rest go to the driver (`sslmode`, `connect_timeout`, ...).
+#[derive(Clone)]
+pub struct PostgresConnector {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for PostgresConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresConnector")
+            .field("target", &self.inner.target.target)
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Splits a PostgreSQL URL into the driver's URL (our options removed, scheme normalised) and
+/// our options.
+pub(crate) fn split_url(url: &str) -> Result<(url::Url, String, Vec<(String, String)>)> {
+    let parsed = url::Url::parse(url).map_err(|e| Error::InvalidUrl {
+        url: redact_url(url),
+        reason: e.to_string(),
+    })?;
+    let mut driver = parsed.clone();
+    driver.set_query(None);
+    let _ = driver.set_scheme("postgresql");
+    let mut ours = vec![];
+    {
+        let mut pairs = driver.query_pairs_mut();
+        for (k, v) in parsed.query_pairs() {
+            let mut probe = PoolOptions::default();
+            let is_pool =
+                probe.apply(&k, "1").is_ok_and(|b| b) || probe.apply(&k, "1s").is_ok_and(|b| b);
+            if SOURCE_OPTIONS.contains(&k.as_ref()) || is_pool {
+                ours.push((k.to_string(), v.to_string()));
+            } else {
+                pairs.append_pair(&k, &v);
+            }
+        }
+    }
+    let mut driver_url = driver.to_string();
+    if driver_url.ends_with('?') {
+        driver_url.pop();
+    }
+    Ok((parsed, driver_url, ours))
+}
+
+impl PostgresConnector {
+    /// Opens a pool for `url` and checks that the server accepts a connection.
+    pub async fn connect(url: &str) -> Result<Self> {
+        Self::connect_with(url, PoolOptions::default()).await
+    }
+
+    /// Like [`connect`](Self::connect), starting from `options` (URL options still override).
+    pub async fn connect_with(url: &str, mut options: PoolOptions) -> Result<Self> {
+        let (parsed, driver_url, ours) = split_url(url)?;
+        for (k, v) in &ours {
+            options.apply(k, v).map_err(|reason| Error::InvalidUrl {
+                url: redact_url(url),
+                reason,
+            })?;
+        }
+        let target = Target {
+            target: format!(
+                "postgres at {}:{}{}",
+                parsed.host_str().unwrap_or("localhost"),
+                parsed.port().unwrap_or(5432),
+                parsed.path()
+            ),
+            password: parsed.password().map(|p| {
+                percent_encoding::percent_decode_str(p)
+                    .decode_utf8_lossy()
+                    .into_owned()
+            }),
+        };
+        let config: tokio_postgres::Config =
+            driver_url
+                .parse()
+                .map_err(|e: tokio_postgres::Error| Error::InvalidUrl {
+                    url: redact_url(url),
+                    reason: scrub(&e.to_string(), target.password.as_deref()),
+                })?;
+        let manager = PostgresConnectionManager::new(config, NoTls);
+        // One connection made up front: a wrong host or password fails here, at once.
+        let first = bb8::ManageConnection::connect(&manager)
+            .await
+            .map_err(|e| target.error(e))?;
+        first
+            .batch_execute(SESSION_SETUP)
+            .await
+            .map_err(|e| target.error(e))?;
+        let last_error = LastError::default();
+        let pool = Pool::builder()
+            .max_size(options.pool_size)
+            .min_idle(Some(options.min_idle).filter(|n| *n > 0))
+            .connection_timeout(options.acquire_timeout)
+            .max_lifetime(options.max_lifetime)
+            .idle_timeout(options.idle_timeout)
+            .test_on_check_out(true)
+            .retry_connection(false)
+            .error_sink(Box::new(last_error.clone()))
+            .connection_customizer(Box::new(Setup))
+            .build_unchecked(manager);
+        let _ = pool.add(first);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                pool: RwLock::new(Some(pool)),
+                target,
+                options,
+                last_error,
+            }),
+        })
+    }
+
+    /// The pool options in force.
+    pub fn options(&self) -> &PoolOptions {
+        &self.inner.options
+    }
+
+    pub(crate) fn target(&self) -> &Target {
+        &self.inner.target
+    }
+
+    fn pool(&self) -> Result<Pool<Manager>> {
+        self.inner
+            .pool
+            .read()
+            .ok()
+            .and_then(|g| g.clone())
+            .ok_or_else(|| Error::Connection {
+                target: self.inner.target.target.clone(),
+                message: "the connector was disconnected".into(),
+            })
+    }
+
+    /// Takes a connection from the pool (checked with a round trip first; broken ones are
+    /// replaced). Waits at most the acquire timeout.
+    pub async fn acquire(&self) -> Result<PgConn> {
+        let pool = self.pool()?;
+        let started = Instant::now();
+        match pool.get_owned().await {
+            Ok(c) => Ok(c),
+            Err(RunError::User(e)) => Err(self.inner.target.error(e)),
+            Err(RunError::TimedOut) => {
+                let recent = self
+                    .inner
+                    .last_error
+                    .0
+                    .lock()
+                    .ok()
+                    .and_then(|mut g| g.take())
+                    .filter(|(at, _, _)| at.elapsed() < started.elapsed() + Duration::from_secs(1));
+                let target = self.inner.target.target.clone();
+                let secret = self.inner.target.password.as_deref();
+                Err(match recent {
+                    Some((_, message, true)) => Error::Authentication {
+                        target,
+                        message: scrub(&message, secret),
+                    },
+                    Some((_, message, false)) => Error::Connection {
+                        target,
+                        message: scrub(&message, secret),
+                    },
+                    None => Error::PoolTimeout {
+                        target,
+                        waited: started.elapsed(),
+                        pool_size: self.inner.options.pool_size,
+                    },
+                })
+            }
+        }
+    }
+}
+
+fn refs(params: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+}
+
+/// Something that holds a connection: a pooled connection, or a transaction's lock on one.
+trait HoldsClient: Send {
+    fn client(&self) -> &Client;
+}
+
+impl HoldsClient for PgConn {
+    fn client(&self) -> &Client {
+        self
+    }
+}
+
+impl HoldsClient for tokio::sync::OwnedMappedMutexGuard<Option<PgConn>, PgConn> {
+    fn client(&self) -> &Client {
+        self
+    }
+}
+
+/// Streams the rows of a query as batches; `hold` moves into the stream, so the connection
+/// stays checked out (or locked) while rows arrive.
+async fn query_on<'a, H: HoldsClient + 'a>(
+    hold: H,
+    target: &Target,
+    sql: &str,
+    params: &[Value],
+) -> Result<BatchStream<'a>> {
+    let client = hold.client();
+    let stmt = client.prepare(sql).await.map_err(|e| target.error(e))?;
+    let decoder = RowDecoder::new(stmt.columns())?;
+    let rows = client
+        .query_raw(&stmt, refs(params))
+        .await
+        .map_err(|e| target.error(e))?;
+    let target = target.clone();
+    let stream = rows
+        .map_err(move |e| target.error(e))
+        .chunks(RESULT_BATCH_ROWS)
+        .map(move |chunk| {
+            let _hold = &hold;
+            let rows = chunk.into_iter().collect::<Result<Vec<_>>>()?;
+            decoder.decode(&rows)
+        });
+    Ok(stream.boxed())
+}
+
+async fn execute_many_on(
+    client: &Client,
+    target: &Target,
+    sql: &str,
+    rows: &[Vec<Value>],
+) -> Result<u64> {
+    let stmt = client.prepare(sql).await.map_err(|e| target.error(e))?;
+    // Pipelined: every execution is sent before the answers are read.
+    let bound: Vec<Vec<&(dyn ToSql + Sync)>> = rows.iter().map(|r| refs(r)).collect();
+    let counts = futures::future::try_join_all(bound.iter().map(|r| client.execute(&stmt, &r[..])))
+        .await
+        .map_err(|e| target.error(e))?;
+    Ok(counts.into_iter().sum())
+}
+
+const COLUMNS_SQL: &str = "SELECT a.attname::text FROM pg_catalog.pg_attribute a \
+     JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
+     JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+     WHERE n.nspname = COALESCE($1, current_schema()) AND c.relname = $2 \
+       AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum";
+
+async fn table_columns(client: &Client, target: &Target, table: &TableName) -> Result<Vec<String>> {
+    let rows = client
+        .query(COLUMNS_SQL, &[&table.schema, &table.table])
+        .await
+        .map_err(|e| target.error(e))?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+async fn table_schema_on(
+    client: &Client,
+    target: &Target,
+    table: &TableName,
+) -> Result<Option<SchemaRef>> {
+    if table_columns(client, target, table).await?.is_empty() {
+        return Ok(None);
+    }
+    let stmt = client
+        .prepare(&format!("SELECT * FROM {} LIMIT 0", table.quoted('"')))
+        .await
+        .map_err(|e| target.error(e))?;
+    Ok(Some(RowDecoder::new(stmt.columns())?.schema()))
+}
+
+/// `CREATE TABLE` for an Arrow schema.
+pub fn create_table_sql(table: &TableName, schema: &SchemaRef) -> Result<String> {
+    let cols = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let ty = pg_type_for(f.data_type()).ok_or_else(|| Error::UnsupportedType {
+                column: f.name().clone(),
+                data_type: f.data_type().to_string(),
+                hint: "cast it to a type PostgreSQL can store before loading".into(),
+            })?;
+            Ok(format!(
+                "{} {ty}{}",
+                super::quote_ident(f.name()),
+                if f.is_nullable() { "" } else { " NOT NULL" }
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(format!(
+        "CREATE TABLE {} ({})",
+        table.quoted('"'),
+        cols.join(", ")
+    ))
+}
+
+/// Appends `batches` to `table` with binary COPY on `client` (inside the caller's transaction).
+async fn copy_in(
+    client: &Client,
+    target: &Target,
+    table: &TableName,
+    mut batches: SendableRecordBatchStream,
+    options: &BulkOptions,
+) -> Result<u64> {
+    let schema = batches.schema();
+    let mut existing = table_columns(client, target, table).await?;
+    if existing.is_empty() {
+        if !options.create_if_missing {
+            return Err(Error::UnknownTable(table.to_string()));
+        }
+        client
+            .batch_execute(&create_table_sql(table, &schema)?)
+            .await
+            .map_err(|e| target.error(e))?;
+        existing = schema.fields().iter().map(|f| f.name().clone()).collect();
+    }
+    let missing: Vec<String> = schema
+        .fields()
+        .iter()
+        .filter(|f| !existing.contains(f.name()))
+        .map(|f| {
+            format!(
+                "`{}` ({}) is not a column of the table",
+                f.name(),
+                f.data_type()
+            )
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::SchemaMismatch {
+            table: table.to_string(),
+            problems: missing,
+        });
+    }
+    let cols = schema
+        .fields()
+        .iter()
+        .map(|f| super::quote_ident(f.name()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let probe = client
+        .prepare(&format!("SELECT {cols} FROM {} LIMIT 0", table.quoted('"')))
+        .await
+        .map_err(|e| target.error(e))?;
+    let types: Vec<Type> = probe.columns().iter().map(|c| c.type_().clone()).collect();
+    let sink = client
+        .copy_in::<_, bytes::Bytes>(&format!(
+            "COPY {} ({cols}) FROM STDIN (FORMAT binary)",
+            table.quoted('"')
+        ))
+        .await
+        .map_err(|e| target.error(e))?;
+    futures::pin_mut!(sink);
+    let mut buf = BytesMut::with_capacity(1 << 20);
+    copy_header(&mut buf);
+    while let Some(batch) = batches.next().await {
+        // An error here drops the sink unfinished: the server aborts the COPY.
+        let batch = batch.map_err(Error::from_datafusion)?;
+        copy_rows(&batch, &types, &mut buf)?;
+        if buf.len() >= 1 << 20 {
+            sink.send(buf.split().freeze())
+                .await
+                .map_err(|e| target.error(e))?;
+        }
+    }
+    buf.extend_from_slice(&(-1i16).to_be_bytes());
+    sink.send(buf.split().freeze())
+        .await
+        .map_err(|e| target.error(e))?;
+    sink.as_mut().finish().await.map_err(|e| target.error(e))
+}
+
+/// Runs `f` inside `BEGIN ... COMMIT` on `client`; rolls back when it fails.
+async fn in_transaction<T>(
+    client: &Client,
+    target: &Target,
+    f: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    client
+        .batch_execute("BEGIN")
+        .await
+        .map_err(|e| target.error(e))?;
+    match f.await {
+        Ok(v) => {
+            client
+                .batch_execute("COMMIT")
+                .await
+                .map_err(|e| target.error(e))?;
+            Ok(v)
+        }
+        Err(e) => {
+            let _ = client.batch_execute("ROLLBACK").await;
+            Err(e)
+        }
+    }
+}
+
+fn rolled_back(e: &Error) -> bool {
+    matches!(e.code(), Some("40001" | "40P01"))
+}
+
+#[async_trait]
+impl Executor for PostgresConnector {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<BatchStream<'_>> {
+        retry(READ_ATTEMPTS, || async {
+            let conn = self.acquire().await?;
+            query_on(conn, &self.inner.target, sql, params).await
+        })
+        .await
+    }
+
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let conn = self.acquire().await?;
+            match conn.execute(sql, &refs(params)[..]).await {
+                Ok(n) => return Ok(n),
+                Err(e) => {
+                    let e = self.inner.target.error(e);
+                    // The server rolled the statement back: running it again is safe.
+                    if rolled_back(&e) && attempt < READ_ATTEMPTS {
+                        continue;
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    async fn execute_many(&self, sql: &str, rows: &[Vec<Value>]) -> Result<u64> {
+        let conn = self.acquire().await?;
+        let t = &self.inner.target;
+        in_transaction(&conn, t, execute_many_on(&conn, t, sql, rows)).await
+    }
+
+    async fn bulk_insert(
+        &self,
+        table: &TableName,
+        batches: SendableRecordBatchStream,
+        options: &BulkOptions,
+    ) -> Result<u64> {
+        let conn = self.acquire().await?;
+        let t = &self.inner.target;
+        in_transaction(&conn, t, copy_in(&conn, t, table, batches, options)).await
+    }
+
+    async fn table_schema(&self, table: &TableName) -> Result<Option<SchemaRef>> {
+        let conn = self.acquire().await?;
+        table_schema_on(&conn, &self.inner.target, table).await
+    }
+}
+
+#[async_trait]
+impl Connector for PostgresConnector {
+    async fn transaction(&self) -> Result<Box<dyn Transaction>> {
+        Ok(Box::new(self.begin().await?))
+    }
+
+    async fn disconnect(&self) -> Result<()> {
+        if let Ok(mut g) = self.inner.pool.write() {
+            g.take();
+        }
+        Ok(())
+    }
+
+    fn pool_status(&self) -> PoolStatus {
+        match self.pool() {
+            Ok(p) => {
+                let s = p.state();
+                PoolStatus {
+                    connections: s.connections,
+                    idle: s.idle_connections,
+                }
+            }
+            Err(_) => PoolStatus {
+                connections: 0,
+                idle: 0,
+            },
+        }
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let conn = self.acquire().await?;
+        conn.simple_query("SELECT 1")
+            .await
+            .map(|_| ())
+            .map_err(|e| self.inner.target.error(e))
+    }
+}
+
+impl PostgresConnector {
+    /// Starts a transaction (the concrete type; [`Connector::transaction`] boxes it).
+    pub async fn begin(&self) -> Result<PgTransaction> {
+        let conn = self.acquire().await?;
+        conn.batch_execute("BEGIN")
+            .await
+            .map_err(|e| self.inner.target.error(e))?;
+        Ok(PgTransaction {
+            conn: Arc::new(tokio::sync::Mutex::new(Some(conn))),
+            target: self.inner.target.clone(),
+            runtime: tokio::runtime::Handle::current(),
+        })
+    }
+
+    /// Loads a CSV file (a path or a `file://` URL) with `COPY ... FROM STDIN (FORMAT csv)`;
+    /// returns the number of rows. All or nothing.
+    pub async fn copy_from_csv(
+        &self,
+        table: &TableName,
+        path: &str,
+        options: &CsvOptions,
+    ) -> Result<u64> {
+        let path = crate::connector::local_path(path)?;
+        let conn = self.acquire().await?;
+        let t = &self.inner.target;
+        let cols = match &options.columns {
+            Some(c) => format!(
+                " ({})",
+                c.iter()
+                    .map(|c| super::quote_ident(c))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => String::new(),
+        };
+        let lit = |s: &str| format!("'{}'", s.replace('\'', "''"));
+        let sql = format!(
+            "COPY {}{cols} FROM STDIN (FORMAT csv, HEADER {}, DELIMITER {}, QUOTE {}, NULL {})",
+            table.quoted('"'),
+            options.header,
+            lit(&(options.delimiter as char).to_string()),
+            lit(&(options.quote as char).to_string()),
+            lit(&options.null)
+        );
+        let load = async {
+            let sink = conn
+                .copy_in::<_, bytes::Bytes>(&sql)
+                .await
+                .map_err(|e| t.error(e))?;
+            futures::pin_mut!(sink);
+            let file = tokio::fs::File::open(&path).await?;
+            let mut chunks = std::pin::pin!(crate::connector::file_chunks(file));
+            while let Some(chunk) = chunks.next().await {
+                sink.send(chunk?).await.map_err(|e| t.error(e))?;
+            }
+            sink.as_mut().finish().await.map_err(|e| t.error(e))
+        };
+        in_transaction(&conn, t, load).await
+    }
+}
+
+/// A PostgreSQL transaction on one pooled connection. Rolled back when dropped without
+/// [`commit`](Transaction::commit).
+pub struct PgTransaction {
+    conn: Arc<tokio::sync::Mutex<Option<PgConn>>>,
+    target: Target,
+    runtime: tokio::runtime::Handle,
+}
+
+impl std::fmt::Debug for PgTransaction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgTransaction")
+            .field("target", &self.target.target)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgTransaction {
+    async fn conn(&self) -> Result<tokio::sync::OwnedMutexGuard<Option<PgConn>>> {
+        let g = self.conn.clone().lock_owned().await;
+        if g.is_none() {
+            return Err(Error::TransactionClosed("ended"));
+        }
+        Ok(g)
+    }
+
+    async fn finish(&self, sql: &str) -> Result<()> {
+        let mut g = self.conn().await?;
+        let conn = g.take().ok_or(Error::TransactionClosed("ended"))?;
+        conn.batch_execute(sql)
+            .await
+            .map_err(|e| self.target.error(e))
+    }
+}
+
+fn client_of(g: &tokio::sync::OwnedMutexGuard<Option<PgConn>>) -> Result<&Client> {
+    g.as_ref()
+        .map(|c| &**c)
+        .ok_or(Error::TransactionClosed("ended"))
+}
+
+#[async_trait]
+impl Executor for PgTransaction {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn query(&self, sql: &str, params: &[Value]) -> Result<BatchStream<'_>> {
+        let g = self.conn().await?;
+        let g = tokio::sync::OwnedMutexGuard::try_map(g, |c| c.as_mut())
+            .map_err(|_| Error::TransactionClosed("ended"))?;
+        query_on(g, &self.target, sql, params).await
+    }
+
+    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
+        let g = self.conn().await?;
+        client_of(&g)?
+            .execute(sql, &refs(params)[..])
+            .await
+            .map_err(|e| self.target.error(e))
+    }
+
+    async fn execute_many(&self, sql: &str, rows: &[Vec<Value>]) -> Result<u64> {
+        let g = self.conn().await?;
+        execute_many_on(client_of(&g)?, &self.target, sql, rows).await
+    }
+
+    async fn bulk_insert(
+        &self,
+        table: &TableName,
+        batches: SendableRecordBatchStream,
+        options: &BulkOptions,
+    ) -> Result<u64> {
+        let g = self.conn().await?;
+        let client = client_of(&g)?;
+        // A savepoint, so a failed load leaves the transaction as it was.
+        client
+            .batch_execute("SAVEPOINT vp_bulk")
+            .await
+            .map_err(|e| self.target.error(e))?;
+        match copy_in(client, &self.target, table, batches, options).await {
+            Ok(n) => {
+                client
+                    .batch_execute("RELEASE SAVEPOINT vp_bulk")
+                    .await
+                    .map_err(|e| self.target.error(e))?;
+                Ok(n)
+            }
+            Err(e) => {
+                let _ = client.batch_execute("ROLLBACK TO SAVEPOINT vp_bulk").await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn table_schema(&self, table: &TableName) -> Result<Option<SchemaRef>> {
+        let g = self.conn().await?;
+        table_schema_on(client_of(&g)?, &self.target, table).await
+    }
+}
+
+#[async_trait]
+impl Transaction for PgTransaction {
+    async fn commit(self: Box<Self>) -> Result<()> {
+        self.finish("COMMIT").await
+    }
+
+    async fn rollback(self: Box<Self>) -> Result<()> {
+        self.finish("ROLLBACK").await
+    }
+}
+
+impl Drop for PgTransaction {
+    fn drop(&mut self) {
+        let conn = self.conn.clone();
+        // Roll back before the connection goes back to the pool.
+        self.runtime.spawn(async move {
+            if let Some(c) = conn.lock().await.take() {
+                let _ = c.batch_execute("ROLLBACK").await;
+            }
+        });
+    }
+}

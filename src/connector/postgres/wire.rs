@@ -1,0 +1,906 @@
+//! PostgreSQL's binary wire format: values encoded for bound parameters and binary COPY (one
+//! encoder for both), and query results decoded into Arrow arrays.
+
+use std::sync::Arc;
+
+use arrow::array::*;
+use arrow::datatypes::{DataType, Field, IntervalMonthDayNano, Schema, SchemaRef, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use bytes::{BufMut, BytesMut};
+use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql, Type};
+
+use crate::connector::value::{cell_fn, Cell, Value};
+use crate::error::{Error, Result};
+use crate::schema::{conform_column, ReadAs};
+
+/// Days between 1970-01-01 and PostgreSQL's epoch 2000-01-01.
+const PG_EPOCH_DAYS: i32 = 10_957;
+/// Microseconds between 1970-01-01 and 2000-01-01.
+const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
+
+type Enc = std::result::Result<IsNull, String>;
+
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        encode(&self.cell(), ty, out).map_err(Into::into)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    tokio_postgres::types::to_sql_checked!();
+}
+
+fn int_of(cell: &Cell, lo: i128, hi: i128, ty: &Type) -> std::result::Result<i128, String> {
+    let v: i128 = match cell {
+        Cell::Int(v) => *v as i128,
+        Cell::UInt(v) => *v as i128,
+        Cell::Bool(b) => *b as i128,
+        Cell::Decimal(v, s) if *s <= 0 => v
+            .checked_mul(10i128.pow((-*s) as u32))
+            .ok_or_else(|| format!("{v}e{} does not fit {ty}", -s))?,
+        Cell::Decimal(v, s) => {
+            let p = 10i128.pow(*s as u32);
+            if v % p != 0 {
+                return Err(format!(
+                    "{} is not a whole number ({ty})",
+                    cell.text().unwrap_or_default()
+                ));
+            }
+            v / p
+        }
+        Cell::Float(f) if f.fract() == 0.0 && f.is_finite() && f.abs() < 1e38 => *f as i128,
+        Cell::Str(s) => s
+            .trim()
+            .parse::<i128>()
+            .map_err(|_| format!("`{s}` is not an integer ({ty})"))?,
+        other => return Err(format!("cannot write {other:?} as {ty}")),
+    };
+    if v < lo || v > hi {
+        return Err(format!("{v} is out of range for {ty}"));
+    }
+    Ok(v)
+}
+
+fn float_of(cell: &Cell, ty: &Type) -> std::result::Result<f64, String> {
+    Ok(match cell {
+        Cell::Float(f) => *f,
+        Cell::Int(v) => *v as f64,
+        Cell::UInt(v) => *v as f64,
+        Cell::Decimal(..) | Cell::DecimalText(_) => {
+            let t = cell.text().unwrap_or_default();
+            t.parse::<f64>().map_err(|e| format!("{t}: {e}"))?
+        }
+        Cell::Str(s) => match s.trim() {
+            "NaN" => f64::NAN,
+            "Infinity" | "inf" => f64::INFINITY,
+            "-Infinity" | "-inf" => f64::NEG_INFINITY,
+            t => t
+                .parse::<f64>()
+                .map_err(|_| format!("`{s}` is not a number ({ty})"))?,
+        },
+        other => return Err(format!("cannot write {other:?} as {ty}")),
+    })
+}
+
+fn text_of<'a>(
+    cell: &'a Cell,
+    ty: &Type,
+) -> std::result::Result<std::borrow::Cow<'a, str>, String> {
+    match cell {
+        Cell::Bytes(b) => std::str::from_utf8(b)
+            .map(std::borrow::Cow::Borrowed)
+            .map_err(|_| format!("bytes that are not UTF-8 cannot be written as {ty}")),
+        other => other
+            .text()
+            .ok_or_else(|| format!("cannot write {other:?} as {ty}")),
+    }
+}
+
+/// Splits a decimal text (`-12.5`, `1e-7`, `+3`) into sign, integer digits and fraction digits.
+pub fn numeric_parts(text: &str) -> std::result::Result<(bool, String, String), String> {
+    let t = text.trim();
+    let bad = || format!("`{text}` is not a number");
+    let (neg, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let (mantissa, exp) = match t.find(['e', 'E']) {
+        Some(i) => (&t[..i], t[i + 1..].parse::<i32>().map_err(|_| bad())?),
+        None => (t, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+        || exp.abs() > 1000
+    {
+        return Err(bad());
+    }
+    let mut digits = format!("{int}{frac}");
+    let mut point = int.len() as i32 + exp;
+    if point < 0 {
+        digits = "0".repeat((-point) as usize) + &digits;
+        point = 0;
+    }
+    if point as usize > digits.len() {
+        digits += &"0".repeat(point as usize - digits.len());
+    }
+    let (i, f) = digits.split_at(point as usize);
+    Ok((neg, i.to_string(), f.to_string()))
+}
+
+fn encode_numeric(cell: &Cell, out: &mut BytesMut) -> std::result::Result<(), String> {
+    if let Cell::Float(f) = cell {
+        if f.is_nan() {
+            out.put_i16(0);
+            out.put_i16(0);
+            out.put_u16(0xC000);
+            out.put_u16(0);
+            return Ok(());
+        }
+        if f.is_infinite() {
+            out.put_i16(0);
+            out.put_i16(0);
+            out.put_u16(if *f > 0.0 { 0xD000 } else { 0xF000 });
+            out.put_u16(0);
+            return Ok(());
+        }
+    }
+    let text = match cell {
+        Cell::Bool(_) | Cell::Bytes(_) | Cell::List(_) => {
+            return Err(format!("cannot write {cell:?} as numeric"))
+        }
+        c => c.text().ok_or("NULL")?,
+    };
+    if text.trim().eq_ignore_ascii_case("nan") {
+        return encode_numeric(&Cell::Float(f64::NAN), out);
+    }
+    let (neg, int, frac) = numeric_parts(&text)?;
+    let int = int.trim_start_matches('0');
+    let mut digits: Vec<i16> = vec![];
+    let ipad = "0".repeat((4 - int.len() % 4) % 4) + int;
+    for chunk in ipad.as_bytes().chunks(4) {
+        digits.push(
+            std::str::from_utf8(chunk)
+                .unwrap_or("0")
+                .parse()
+                .unwrap_or(0),
+        );
+    }
+    let int_groups = digits.len() as i32;
+    let fpad = frac.clone() + &"0".repeat((4 - frac.len() % 4) % 4);
+    for chunk in fpad.as_bytes().chunks(4) {
+        digits.push(
+            std::str::from_utf8(chunk)
+                .unwrap_or("0")
+                .parse()
+                .unwrap_or(0),
+        );
+    }
+    let mut weight = int_groups - 1;
+    let lead = digits.iter().take_while(|d| **d == 0).count();
+    digits.drain(..lead);
+    weight -= lead as i32;
+    while digits.last() == Some(&0) {
+        digits.pop();
+    }
+    if digits.is_empty() {
+        weight = 0;
+    }
+    if frac.len() > 0x3FFF || digits.len() > i16::MAX as usize || weight.abs() > i16::MAX as i32 {
+        return Err(format!("{text} is too large for numeric"));
+    }
+    out.put_i16(digits.len() as i16);
+    out.put_i16(weight as i16);
+    out.put_u16(if neg && !digits.is_empty() { 0x4000 } else { 0 });
+    out.put_u16(frac.len() as u16);
+    for d in digits {
+        out.put_i16(d);
+    }
+    Ok(())
+}
+
+fn parse_uuid(s: &str) -> std::result::Result<[u8; 16], String> {
+    let hex: String = s
+        .trim()
+        .trim_matches(|c| c == '{' || c == '}')
+        .chars()
+        .filter(|c| *c != '-')
+        .collect();
+    if hex.len() != 32 {
+        return Err(format!("`{s}` is not a UUID"));
+    }
+    let mut out = [0u8; 16];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16)
+            .map_err(|_| format!("`{s}` is not a UUID"))?;
+    }
+    Ok(out)
+}
+
+fn micros_of(cell: &Cell, ty: &Type) -> std::result::Result<i64, String> {
+    match cell {
+        Cell::Timestamp(us, _) => Ok(*us),
+        Cell::Date(d) => Ok(*d as i64 * 86_400_000_000),
+        Cell::Str(s) => {
+            let s = s.trim();
+            if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+                return Ok(t.timestamp_micros());
+            }
+            for f in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+                if let Ok(t) = chrono::NaiveDateTime::parse_from_str(s, f) {
+                    return Ok(t.and_utc().timestamp_micros());
+                }
+            }
+            if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+                return Ok(d
+                    .and_hms_opt(0, 0, 0)
+                    .unwrap_or_default()
+                    .and_utc()
+                    .timestamp_micros());
+            }
+            Err(format!("`{s}` is not a timestamp ({ty})"))
+        }
+        other => Err(format!("cannot write {other:?} as {ty}")),
+    }
+}
+
+/// Encodes one value as PostgreSQL type `ty` in binary format (NULL: `IsNull::Yes`, nothing
+/// written). Lossy conversions are errors.
+pub fn encode(cell: &Cell, ty: &Type, out: &mut BytesMut) -> Enc {
+    if matches!(cell, Cell::Null) {
+        return Ok(IsNull::Yes);
+    }
+    match ty.kind() {
+        Kind::Domain(base) => return encode(cell, base, out),
+        Kind::Enum(_) => {
+            out.put_slice(text_of(cell, ty)?.as_bytes());
+            return Ok(IsNull::No);
+        }
+        Kind::Array(elem) => {
+            encode_array(cell, elem, out)?;
+            return Ok(IsNull::No);
+        }
+        _ => {}
+    }
+    match *ty {
+        Type::BOOL => {
+            let b = match cell {
+                Cell::Bool(b) => *b,
+                Cell::Str(s) => match s.trim().to_ascii_lowercase().as_str() {
+                    "t" | "true" | "1" | "yes" | "on" => true,
+                    "f" | "false" | "0" | "no" | "off" => false,
+                    _ => return Err(format!("`{s}` is not a boolean")),
+                },
+                other => int_of(other, 0, 1, ty)? == 1,
+            };
+            out.put_u8(b as u8);
+        }
+        Type::INT2 => out.put_i16(int_of(cell, i16::MIN as i128, i16::MAX as i128, ty)? as i16),
+        Type::INT4 => out.put_i32(int_of(cell, i32::MIN as i128, i32::MAX as i128, ty)? as i32),
+        Type::INT8 => out.put_i64(int_of(cell, i64::MIN as i128, i64::MAX as i128, ty)? as i64),
+        Type::OID => out.put_u32(int_of(cell, 0, u32::MAX as i128, ty)? as u32),
+        Type::FLOAT4 => out.put_f32(float_of(cell, ty)? as f32),
+        Type::FLOAT8 => out.put_f64(float_of(cell, ty)?),
+        Type::NUMERIC => encode_numeric(cell, out)?,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR | Type::NAME | Type::UNKNOWN | Type::JSON => {
+            out.put_slice(text_of(cell, ty)?.as_bytes())
+        }
+        Type::JSONB => {
+            out.put_u8(1);
+            out.put_slice(text_of(cell, ty)?.as_bytes());
+        }
+        Type::BYTEA => match cell {
+            Cell::Bytes(b) => out.put_slice(b),
+            Cell::Str(s) => out.put_slice(s.as_bytes()),
+            other => return Err(format!("cannot write {other:?} as bytea")),
+        },
+        Type::UUID => match cell {
+            Cell::Bytes(b) if b.len() == 16 => out.put_slice(b),
+            Cell::Str(s) => out.put_slice(&parse_uuid(s)?),
+            other => return Err(format!("cannot write {other:?} as uuid")),
+        },
+        Type::DATE => {
+            let days = match cell {
+                Cell::Date(d) => *d,
+                Cell::Str(s) => {
+                    let d = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                        .map_err(|_| format!("`{s}` is not a date"))?;
+                    Value::Date(d).cell().date_days().unwrap_or_default()
+                }
+                Cell::Timestamp(us, _) if us.rem_euclid(86_400_000_000) == 0 => {
+                    us.div_euclid(86_400_000_000) as i32
+                }
+                other => return Err(format!("cannot write {other:?} as date")),
+            };
+            out.put_i32(days - PG_EPOCH_DAYS);
+        }
+        Type::TIMESTAMP | Type::TIMESTAMPTZ => out.put_i64(micros_of(cell, ty)? - PG_EPOCH_MICROS),
+        Type::TIME => {
+            let us = match cell {
+                Cell::Time(us) => *us,
+                Cell::Duration(us) if (0..86_400_000_000).contains(us) => *us,
+                Cell::Str(s) => {
+                    let t = chrono::NaiveTime::parse_from_str(s.trim(), "%H:%M:%S%.f")
+                        .map_err(|_| format!("`{s}` is not a time of day"))?;
+                    match Value::Time(t).cell() {
+                        Cell::Time(us) => us,
+                        _ => 0,
+                    }
+                }
+                other => return Err(format!("cannot write {other:?} as time")),
+            };
+            out.put_i64(us);
+        }
+        Type::INTERVAL => {
+            let (m, d, us) = match cell {
+                Cell::Interval(m, d, ns) if ns % 1000 == 0 => (*m, *d, ns / 1000),
+                Cell::Duration(us) => (0, 0, *us),
+                other => return Err(format!("cannot write {other:?} as interval")),
+            };
+            out.put_i64(us);
+            out.put_i32(d);
+            out.put_i32(m);
+        }
+        _ if ty.name() == "citext" => out.put_slice(text_of(cell, ty)?.as_bytes()),
+        _ => {
+            return Err(format!(
+                "type {} has no binary encoder here: cast the parameter in SQL ($1::text::{})",
+                ty.name(),
+                ty.name()
+            ))
+        }
+    }
+    Ok(IsNull::No)
+}
+
+impl Cell<'_> {
+    fn date_days(&self) -> Option<i32> {
+        match self {
+            Cell::Date(d) => Some(*d),
+            _ => None,
+        }
+    }
+}
+
+/// Encodes `cell` with a 4-byte length prefix (-1 for NULL), as fields of COPY and array
+/// elements are framed.
+pub fn encode_framed(
+    cell: &Cell,
+    ty: &Type,
+    out: &mut BytesMut,
+) -> std::result::Result<(), String> {
+    let at = out.len();
+    out.put_i32(0);
+    match encode(cell, ty, out)? {
+        IsNull::Yes => {
+            out.truncate(at);
+            out.put_i32(-1);
+        }
+        IsNull::No => {
+            let len = out.len() - at - 4;
+            let len = i32::try_from(len).map_err(|_| "value larger than 2 GiB".to_string())?;
+            out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+        }
+    }
+    Ok(())
+}
+
+fn encode_array(cell: &Cell, elem: &Type, out: &mut BytesMut) -> std::result::Result<(), String> {
+    let Cell::List(values) = cell else {
+        return Err(format!("cannot write {cell:?} as {}[]", elem.name()));
+    };
+    let get = cell_fn("element", values).map_err(|e| e.to_string())?;
+    let n = values.len();
+    out.put_i32(if n == 0 { 0 } else { 1 });
+    out.put_i32((values.null_count() > 0) as i32);
+    out.put_u32(elem.oid());
+    if n > 0 {
+        out.put_i32(n as i32);
+        out.put_i32(1);
+    }
+    for i in 0..n {
+        encode_framed(&get(i), elem, out)?;
+    }
+    Ok(())
+}
+
+/// The header of a binary COPY stream.
+pub fn copy_header(out: &mut BytesMut) {
+    out.put_slice(b"PGCOPY\n\xff\r\n\0");
+    out.put_i32(0);
+    out.put_i32(0);
+}
+
+/// Appends the rows of `batch` to a binary COPY stream whose columns have types `types`.
+pub fn copy_rows(batch: &RecordBatch, types: &[Type], out: &mut BytesMut) -> Result<()> {
+    let schema = batch.schema();
+    let readers = batch
+        .columns()
+        .iter()
+        .zip(schema.fields())
+        .map(|(a, f)| cell_fn(f.name(), a))
+        .collect::<Result<Vec<_>>>()?;
+    for row in 0..batch.num_rows() {
+        out.put_i16(readers.len() as i16);
+        for (c, read) in readers.iter().enumerate() {
+            encode_framed(&read(row), &types[c], out).map_err(|message| Error::Value {
+                column: schema.field(c).name().clone(),
+                message,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// A value as it arrived: raw binary bytes, or NULL.
+struct Raw<'a>(Option<&'a [u8]>);
+
+impl<'a> FromSql<'a> for Raw<'a> {
+    fn from_sql(
+        _: &Type,
+        raw: &'a [u8],
+    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Raw(Some(raw)))
+    }
+    fn from_sql_null(
+        _: &Type,
+    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Raw(None))
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+/// How a result column is decoded.
+#[derive(Debug, Clone)]
+enum Dec {
+    Bool,
+    I16,
+    I32,
+    I64,
+    Oid,
+    F32,
+    F64,
+    Text { trim: bool, jsonb: bool },
+    Uuid,
+    Bytes,
+    Date,
+    Ts(bool),
+    Time,
+    Interval,
+    Numeric(DataType),
+}
+
+fn decoder(ty: &Type, typmod: i32) -> Option<(Dec, DataType)> {
+    match ty.kind() {
+        Kind::Domain(base) => return decoder(base, -1),
+        Kind::Enum(_) => {
+            return Some((
+                Dec::Text {
+                    trim: false,
+                    jsonb: false,
+                },
+                DataType::Utf8,
+            ))
+        }
+        _ => {}
+    }
+    let text = Dec::Text {
+        trim: false,
+        jsonb: false,
+    };
+    Some(match *ty {
+        Type::BOOL => (Dec::Bool, DataType::Boolean),
+        Type::INT2 => (Dec::I16, DataType::Int16),
+        Type::INT4 => (Dec::I32, DataType::Int32),
+        Type::INT8 => (Dec::I64, DataType::Int64),
+        Type::OID => (Dec::Oid, DataType::Int64),
+        Type::FLOAT4 => (Dec::F32, DataType::Float32),
+        Type::FLOAT8 => (Dec::F64, DataType::Float64),
+        Type::TEXT | Type::VARCHAR | Type::NAME | Type::UNKNOWN | Type::JSON => {
+            (text, DataType::Utf8)
+        }
+        Type::BPCHAR => (
+            Dec::Text {
+                trim: true,
+                jsonb: false,
+            },
+            DataType::Utf8,
+        ),
+        Type::JSONB => (
+            Dec::Text {
+                trim: false,
+                jsonb: true,
+            },
+            DataType::Utf8,
+        ),
+        Type::UUID => (Dec::Uuid, DataType::Utf8),
+        Type::BYTEA => (Dec::Bytes, DataType::Binary),
+        Type::DATE => (Dec::Date, DataType::Date32),
+        Type::TIMESTAMP => (
+            Dec::Ts(false),
+            DataType::Timestamp(TimeUnit::Microsecond, None),
+        ),
+        Type::TIMESTAMPTZ => (
+            Dec::Ts(true),
+            DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        ),
+        Type::TIME => (Dec::Time, DataType::Time64(TimeUnit::Microsecond)),
+        Type::INTERVAL => (
+            Dec::Interval,
+            DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano),
+        ),
+        Type::NUMERIC => {
+            let dt = super::types::numeric_arrow_type(typmod);
+            (Dec::Numeric(dt.clone()), dt)
+        }
+        _ if ty.name() == "citext" => (text, DataType::Utf8),
+        _ => return None,
+    })
+}
+
+fn be<const N: usize>(raw: &[u8]) -> std::result::Result<[u8; N], String> {
+    raw.try_into()
+        .map_err(|_| format!("expected {N} bytes, got {}", raw.len()))
+}
+
+/// Decodes PostgreSQL's binary numeric into its text form.
+pub fn numeric_text(raw: &[u8]) -> std::result::Result<String, String> {
+    if raw.len() < 8 {
+        return Err("short numeric".into());
+    }
+    let n = i16::from_be_bytes([raw[0], raw[1]]) as usize;
+    let weight = i16::from_be_bytes([raw[2], raw[3]]) as i32;
+    let sign = u16::from_be_bytes([raw[4], raw[5]]);
+    let dscale = u16::from_be_bytes([raw[6], raw[7]]) as usize;
+    match sign {
+        0xC000 => return Ok("NaN".into()),
+        0xD000 => return Ok("Infinity".into()),
+        0xF000 => return Ok("-Infinity".into()),
+        _ => {}
+    }
+    if raw.len() < 8 + 2 * n {
+        return Err("short numeric".into());
+    }
+    let digit = |i: i32| -> u16 {
+        if i < 0 || i as usize >= n {
+            0
+        } else {
+            let at = 8 + 2 * i as usize;
+            u16::from_be_bytes([raw[at], raw[at + 1]])
+        }
+    };
+    let mut int = String::new();
+    for g in 0..=weight.max(-1) {
+        if weight < 0 {
+            break;
+        }
+        let d = digit(g);
+        if int.is_empty() {
+            if d != 0 {
+                int = d.to_string();
+            }
+        } else {
+            int += &format!("{d:04}");
+        }
+    }
+    if int.is_empty() {
+        int.push('0');
+    }
+    let mut frac = String::new();
+    let mut g = weight + 1;
+    while frac.len() < dscale {
+        frac += &format!("{:04}", digit(g));
+        g += 1;
+    }
+    frac.truncate(dscale);
+    let mut out = String::new();
+    if sign == 0x4000 {
+        out.push('-');
+    }
+    out += &int;
+    if dscale > 0 {
+        out.push('.');
+        out += &frac;
+    }
+    Ok(out)
+}
+
+enum Acc {
+    Bool(BooleanBuilder),
+    I16(Int16Builder),
+    I32(Int32Builder),
+    I64(Int64Builder),
+    F32(Float32Builder),
+    F64(Float64Builder),
+    Str(StringBuilder),
+    Bin(BinaryBuilder),
+    Date(Date32Builder),
+    Ts(TimestampMicrosecondBuilder, bool),
+    Time(Time64MicrosecondBuilder),
+    Iv(IntervalMonthDayNanoBuilder),
+}
+
+impl Acc {
+    fn new(dec: &Dec) -> Acc {
+        match dec {
+            Dec::Bool => Acc::Bool(BooleanBuilder::new()),
+            Dec::I16 => Acc::I16(Int16Builder::new()),
+            Dec::I32 => Acc::I32(Int32Builder::new()),
+            Dec::I64 | Dec::Oid => Acc::I64(Int64Builder::new()),
+            Dec::F32 => Acc::F32(Float32Builder::new()),
+            Dec::F64 => Acc::F64(Float64Builder::new()),
+            Dec::Text { .. } | Dec::Uuid | Dec::Numeric(_) => Acc::Str(StringBuilder::new()),
+            Dec::Bytes => Acc::Bin(BinaryBuilder::new()),
+            Dec::Date => Acc::Date(Date32Builder::new()),
+            Dec::Ts(utc) => Acc::Ts(TimestampMicrosecondBuilder::new(), *utc),
+            Dec::Time => Acc::Time(Time64MicrosecondBuilder::new()),
+            Dec::Interval => Acc::Iv(IntervalMonthDayNanoBuilder::new()),
+        }
+    }
+
+    fn push(&mut self, dec: &Dec, raw: Option<&[u8]>) -> std::result::Result<(), String> {
+        let Some(raw) = raw else {
+            match self {
+                Acc::Bool(b) => b.append_null(),
+                Acc::I16(b) => b.append_null(),
+                Acc::I32(b) => b.append_null(),
+                Acc::I64(b) => b.append_null(),
+                Acc::F32(b) => b.append_null(),
+                Acc::F64(b) => b.append_null(),
+                Acc::Str(b) => b.append_null(),
+                Acc::Bin(b) => b.append_null(),
+                Acc::Date(b) => b.append_null(),
+                Acc::Ts(b, _) => b.append_null(),
+                Acc::Time(b) => b.append_null(),
+                Acc::Iv(b) => b.append_null(),
+            }
+            return Ok(());
+        };
+        fn utf8(r: &[u8]) -> std::result::Result<&str, String> {
+            std::str::from_utf8(r).map_err(|e| e.to_string())
+        }
+        match (self, dec) {
+            (Acc::Bool(b), _) => b.append_value(be::<1>(raw)?[0] != 0),
+            (Acc::I16(b), _) => b.append_value(i16::from_be_bytes(be(raw)?)),
+            (Acc::I32(b), _) => b.append_value(i32::from_be_bytes(be(raw)?)),
+            (Acc::I64(b), Dec::Oid) => b.append_value(u32::from_be_bytes(be(raw)?) as i64),
+            (Acc::I64(b), _) => b.append_value(i64::from_be_bytes(be(raw)?)),
+            (Acc::F32(b), _) => b.append_value(f32::from_be_bytes(be(raw)?)),
+            (Acc::F64(b), _) => b.append_value(f64::from_be_bytes(be(raw)?)),
+            (Acc::Str(b), Dec::Text { trim, jsonb }) => {
+                let raw = if *jsonb && !raw.is_empty() {
+                    &raw[1..]
+                } else {
+                    raw
+                };
+                let s = utf8(raw)?;
+                b.append_value(if *trim { s.trim_end_matches(' ') } else { s });
+            }
+            (Acc::Str(b), Dec::Uuid) => {
+                let r = be::<16>(raw)?;
+                let h: String = r.iter().map(|x| format!("{x:02x}")).collect();
+                b.append_value(format!(
+                    "{}-{}-{}-{}-{}",
+                    &h[0..8],
+                    &h[8..12],
+                    &h[12..16],
+                    &h[16..20],
+                    &h[20..32]
+                ));
+            }
+            (Acc::Str(b), _) => b.append_value(numeric_text(raw)?),
+            (Acc::Bin(b), _) => b.append_value(raw),
+            (Acc::Date(b), _) => {
+                let d = i32::from_be_bytes(be(raw)?);
+                if d == i32::MAX || d == i32::MIN {
+                    return Err("infinite dates have no Arrow value".into());
+                }
+                b.append_value(d + PG_EPOCH_DAYS)
+            }
+            (Acc::Ts(b, _), _) => {
+                let t = i64::from_be_bytes(be(raw)?);
+                if t == i64::MAX || t == i64::MIN {
+                    return Err("infinite timestamps have no Arrow value".into());
+                }
+                b.append_value(t + PG_EPOCH_MICROS)
+            }
+            (Acc::Time(b), _) => b.append_value(i64::from_be_bytes(be(raw)?)),
+            (Acc::Iv(b), _) => {
+                let r = be::<16>(raw)?;
+                let us = i64::from_be_bytes(r[0..8].try_into().unwrap_or_default());
+                let d = i32::from_be_bytes(r[8..12].try_into().unwrap_or_default());
+                let m = i32::from_be_bytes(r[12..16].try_into().unwrap_or_default());
+                b.append_value(IntervalMonthDayNano::new(m, d, us * 1000))
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self, name: &str, dec: &Dec) -> Result<ArrayRef> {
+        let a: ArrayRef = match self {
+            Acc::Bool(mut b) => Arc::new(b.finish()),
+            Acc::I16(mut b) => Arc::new(b.finish()),
+            Acc::I32(mut b) => Arc::new(b.finish()),
+            Acc::I64(mut b) => Arc::new(b.finish()),
+            Acc::F32(mut b) => Arc::new(b.finish()),
+            Acc::F64(mut b) => Arc::new(b.finish()),
+            Acc::Str(mut b) => Arc::new(b.finish()),
+            Acc::Bin(mut b) => Arc::new(b.finish()),
+            Acc::Date(mut b) => Arc::new(b.finish()),
+            Acc::Ts(mut b, utc) => Arc::new(b.finish().with_timezone_opt(utc.then_some("UTC"))),
+            Acc::Time(mut b) => Arc::new(b.finish()),
+            Acc::Iv(mut b) => Arc::new(b.finish()),
+        };
+        match dec {
+            Dec::Numeric(dt) => conform_column(name, &a, dt, ReadAs::Text),
+            _ => Ok(a),
+        }
+    }
+}
+
+/// Turns rows of one statement into Arrow batches.
+pub struct RowDecoder {
+    schema: SchemaRef,
+    decs: Vec<Dec>,
+}
+
+impl RowDecoder {
+    /// A decoder for the statement's columns; an error names a column whose type has no
+    /// decoder.
+    pub fn new(columns: &[tokio_postgres::Column]) -> Result<Self> {
+        let mut fields = vec![];
+        let mut decs = vec![];
+        for c in columns {
+            let (dec, dt) =
+                decoder(c.type_(), c.type_modifier()).ok_or_else(|| Error::UnsupportedType {
+                    column: c.name().to_string(),
+                    data_type: c.type_().name().to_string(),
+                    hint: format!("select it as text: {}::text", c.name()),
+                })?;
+            fields.push(Field::new(c.name(), dt, true));
+            decs.push(dec);
+        }
+        Ok(Self {
+            schema: Arc::new(Schema::new(fields)),
+            decs,
+        })
+    }
+
+    /// The result schema.
+    pub fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    /// Decodes rows into one batch.
+    pub fn decode(&self, rows: &[tokio_postgres::Row]) -> Result<RecordBatch> {
+        let mut accs: Vec<Acc> = self.decs.iter().map(Acc::new).collect();
+        for row in rows {
+            for (i, (acc, dec)) in accs.iter_mut().zip(&self.decs).enumerate() {
+                let raw: Raw = row.try_get(i).map_err(|e| Error::Value {
+                    column: self.schema.field(i).name().clone(),
+                    message: e.to_string(),
+                })?;
+                acc.push(dec, raw.0).map_err(|message| Error::Value {
+                    column: self.schema.field(i).name().clone(),
+                    message,
+                })?;
+            }
+        }
+        let columns = accs
+            .into_iter()
+            .zip(&self.decs)
+            .enumerate()
+            .map(|(i, (acc, dec))| acc.finish(self.schema.field(i).name(), dec))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(RecordBatch::try_new_with_options(
+            self.schema.clone(),
+            columns,
+            &RecordBatchOptions::new().with_row_count(Some(rows.len())),
+        )?)
+    }
+}
+
+/// The PostgreSQL type a column created from an Arrow type gets (the read mapping inverted).
+pub fn pg_type_for(dt: &DataType) -> Option<String> {
+    Some(match dt {
+        DataType::Boolean => "boolean".into(),
+        DataType::Int8 | DataType::Int16 | DataType::UInt8 => "smallint".into(),
+        DataType::Int32 | DataType::UInt16 => "integer".into(),
+        DataType::Int64 | DataType::UInt32 => "bigint".into(),
+        DataType::UInt64 => "numeric(20,0)".into(),
+        DataType::Float16 | DataType::Float32 => "real".into(),
+        DataType::Float64 => "double precision".into(),
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "text".into(),
+        DataType::Binary
+        | DataType::LargeBinary
+        | DataType::BinaryView
+        | DataType::FixedSizeBinary(_) => "bytea".into(),
+        DataType::Decimal128(p, s) | DataType::Decimal256(p, s) if *s >= 0 => {
+            format!("numeric({p},{s})")
+        }
+        DataType::Date32 | DataType::Date64 => "date".into(),
+        DataType::Timestamp(_, None) => "timestamp".into(),
+        DataType::Timestamp(_, Some(_)) => "timestamptz".into(),
+        DataType::Time32(_) | DataType::Time64(_) => "time".into(),
+        DataType::Duration(_) | DataType::Interval(_) => "interval".into(),
+        DataType::List(f) | DataType::LargeList(f) => {
+            let inner = pg_type_for(f.data_type())?;
+            if inner.ends_with("[]") {
+                return None;
+            }
+            format!("{inner}[]")
+        }
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enc(cell: Cell, ty: &Type) -> std::result::Result<Vec<u8>, String> {
+        let mut b = BytesMut::new();
+        encode(&cell, ty, &mut b)?;
+        Ok(b.to_vec())
+    }
+
+    #[test]
+    fn numeric_round_trip() {
+        for t in [
+            "0",
+            "1",
+            "-12.50",
+            "10000",
+            "0.0001",
+            "123456789.987654321",
+            "-0.5",
+        ] {
+            let raw = enc(Cell::Str(t.into()), &Type::NUMERIC).unwrap();
+            assert_eq!(numeric_text(&raw).unwrap(), t, "{t}");
+        }
+        let raw = enc(Cell::Decimal(-1250, 2), &Type::NUMERIC).unwrap();
+        assert_eq!(numeric_text(&raw).unwrap(), "-12.50");
+        let raw = enc(Cell::Float(1e-7), &Type::NUMERIC).unwrap();
+        assert_eq!(numeric_text(&raw).unwrap(), "0.0000001");
+        let raw = enc(Cell::Float(f64::NAN), &Type::NUMERIC).unwrap();
+        assert_eq!(numeric_text(&raw).unwrap(), "NaN");
+        assert!(enc(Cell::Str("1x".into()), &Type::NUMERIC).is_err());
+        assert_eq!(
+            numeric_parts("1.5e3").unwrap(),
+            (false, "1500".into(), "".into())
+        );
+    }
+
+    #[test]
+    fn lossy_writes_are_errors() {
+        assert!(enc(Cell::Int(40_000), &Type::INT2).is_err());
+        assert!(enc(Cell::Decimal(15, 1), &Type::INT4).is_err());
+        assert_eq!(
+            enc(Cell::Decimal(20, 1), &Type::INT4).unwrap(),
+            2i32.to_be_bytes()
+        );
+        assert!(enc(Cell::Str("abc".into()), &Type::INT8).is_err());
+        assert!(enc(Cell::Interval(0, 0, 1), &Type::INTERVAL).is_err());
+        assert!(enc(Cell::Str("x".into()), &Type::UUID).is_err());
+        assert!(enc(Cell::Str("x".into()), &Type::INET).is_err());
+        assert_eq!(enc(Cell::Str("t".into()), &Type::BOOL).unwrap(), vec![1u8]);
+    }
+
+    #[test]
+    fn arrow_types_map_to_ddl() {
+        assert_eq!(pg_type_for(&DataType::UInt64).unwrap(), "numeric(20,0)");
+        let list = DataType::List(Arc::new(Field::new_list_field(DataType::Int32, true)));
+        assert_eq!(pg_type_for(&list).unwrap(), "integer[]");
+        assert!(pg_type_for(&DataType::Null).is_none());
+    }
+}

@@ -1,0 +1,629 @@
+//! The connector contract, written once and run per backend (PostgreSQL, MariaDB): statements
+//! with bound parameters, transactions, bulk loads, pools, errors, and writes through the
+//! engine's SQL.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use arrow::record_batch::RecordBatch;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use vibe_piper::connector::executor::stream_of_batches;
+use vibe_piper::connector::{self, BulkOptions, Connector, ExecutorExt, TableName, Value};
+use vibe_piper::error::ConstraintKind;
+use vibe_piper::{params, Engine, Error};
+
+use crate::common::{rows, sorted_rows, Fixture, Namespace};
+
+/// Strings that would break SQL if they were spliced into it.
+pub const INJECTIONS: &[&str] = &[
+    "Robert'); DROP TABLE people; --",
+    "' OR '1'='1",
+    "\\'; SELECT 1; --",
+    "`; DROP DATABASE x; --",
+    "\"quoted\" $1 ? %s",
+];
+
+pub struct Db {
+    pub ns: Arc<dyn Namespace>,
+    pub conn: Arc<dyn Connector>,
+    pub q: String,
+    pub pg: bool,
+}
+
+impl Db {
+    pub async fn new(fixture: &dyn Fixture, test: &str, options: &str) -> Db {
+        let ns = fixture.namespace(test).await;
+        let conn = connector::connect(&ns.url(options)).await.expect("connect");
+        let pg = conn.backend() == "postgres";
+        Db {
+            q: ns.qualifier(),
+            ns,
+            conn,
+            pg,
+        }
+    }
+
+    /// Placeholder `i` (1-based).
+    pub fn p(&self, i: usize) -> String {
+        if self.pg {
+            format!("${i}")
+        } else {
+            "?".into()
+        }
+    }
+
+    /// A qualified table name.
+    pub fn t(&self, name: &str) -> String {
+        format!("{}.{name}", self.q)
+    }
+
+    pub fn name(&self, table: &str) -> TableName {
+        TableName::new(self.q.clone(), table)
+    }
+
+    pub async fn people(&self) {
+        let text = if self.pg { "text" } else { "VARCHAR(200)" };
+        self.ns
+            .exec(&format!(
+                "CREATE TABLE {} (id BIGINT PRIMARY KEY, name {text} NOT NULL, score DOUBLE PRECISION, ok BOOLEAN)",
+                self.t("people")
+            ))
+            .await;
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        let b = self
+            .conn
+            .query_one(&format!("SELECT COUNT(*) AS n FROM {}", self.t(table)), &[])
+            .await
+            .expect("count");
+        rows(&[b])[0].parse().expect("a number")
+    }
+}
+
+pub fn people_batch(ids: &[i64]) -> RecordBatch {
+    let schema: SchemaRef = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("name", DataType::Utf8, false),
+        Field::new("score", DataType::Float64, true),
+        Field::new("ok", DataType::Boolean, true),
+    ]));
+    let names: Vec<String> = ids
+        .iter()
+        .map(|i| INJECTIONS[*i as usize % INJECTIONS.len()].to_string() + &i.to_string())
+        .collect();
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(Int64Array::from(ids.to_vec())),
+        Arc::new(StringArray::from(names)),
+        Arc::new(Float64Array::from(
+            ids.iter()
+                .map(|i| (i % 3 != 0).then_some(*i as f64 / 4.0))
+                .collect::<Vec<_>>(),
+        )),
+        Arc::new(BooleanArray::from(
+            ids.iter().map(|i| Some(i % 2 == 0)).collect::<Vec<_>>(),
+        )),
+    ];
+    RecordBatch::try_new(schema, cols).expect("batch")
+}
+
+pub async fn statements_bind_parameters(f: &dyn Fixture) {
+    let db = Db::new(f, "conn_params", "").await;
+    db.people().await;
+    let insert = format!(
+        "INSERT INTO {} (id, name, score, ok) VALUES ({}, {}, {}, {})",
+        db.t("people"),
+        db.p(1),
+        db.p(2),
+        db.p(3),
+        db.p(4)
+    );
+    for (i, s) in INJECTIONS.iter().enumerate() {
+        let n = db
+            .conn
+            .execute(&insert, &params![i as i64, *s, 0.5, None::<bool>])
+            .await
+            .unwrap_or_else(|e| panic!("{s}: {e}"));
+        assert_eq!(n, 1);
+    }
+    // Stored as data: every string comes back unchanged, and the table is still there.
+    let b = db
+        .conn
+        .fetch_all(
+            &format!(
+                "SELECT id, name, score, ok FROM {} ORDER BY id",
+                db.t("people")
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    let got = rows(&b);
+    assert_eq!(got.len(), INJECTIONS.len());
+    for (i, s) in INJECTIONS.iter().enumerate() {
+        assert_eq!(got[i], format!("{i}|{s}|0.5|NULL"));
+    }
+    // A parameter in a WHERE clause matches only itself.
+    let one = db
+        .conn
+        .query_one(
+            &format!("SELECT id FROM {} WHERE name = {}", db.t("people"), db.p(1)),
+            &params![INJECTIONS[1]],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows(&[one]), vec!["1"]);
+    let none = db
+        .conn
+        .query_one(
+            &format!("SELECT id FROM {} WHERE name = {}", db.t("people"), db.p(1)),
+            &params!["nobody"],
+        )
+        .await;
+    assert!(matches!(none, Err(Error::RowNotFound)), "{none:?}");
+    // Updates and deletes count their rows.
+    let n = db
+        .conn
+        .execute(
+            &format!(
+                "UPDATE {} SET score = {} WHERE id >= {}",
+                db.t("people"),
+                db.p(1),
+                db.p(2)
+            ),
+            &params![2.0, 3],
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 2);
+    // execute_many: prepared once, one transaction, injection strings as data.
+    let many: Vec<Vec<Value>> = (100..150)
+        .map(|i| params![i as i64, format!("{}{i}", INJECTIONS[i % 5]), 1.0, true])
+        .collect();
+    assert_eq!(db.conn.execute_many(&insert, &many).await.unwrap(), 50);
+    assert_eq!(db.count("people").await, 55);
+    // A failing row rolls the whole batch back.
+    let bad = vec![
+        params![200, "fine", 1.0, true],
+        params![100, "duplicate key", 1.0, true],
+    ];
+    assert!(db.conn.execute_many(&insert, &bad).await.is_err());
+    assert_eq!(db.count("people").await, 55);
+    db.ns.cleanup().await;
+}
+
+pub async fn transactions_commit_rollback_and_drop(f: &dyn Fixture) {
+    let db = Db::new(f, "conn_tx", "").await;
+    db.people().await;
+    let insert = format!(
+        "INSERT INTO {} (id, name) VALUES ({}, {})",
+        db.t("people"),
+        db.p(1),
+        db.p(2)
+    );
+    let tx = db.conn.transaction().await.unwrap();
+    tx.execute(&insert, &params![1, "a"]).await.unwrap();
+    // Visible inside, not outside.
+    let inside = tx
+        .fetch_all(&format!("SELECT name FROM {}", db.t("people")), &[])
+        .await
+        .unwrap();
+    assert_eq!(rows(&inside), vec!["a"]);
+    assert_eq!(db.count("people").await, 0);
+    tx.rollback().await.unwrap();
+    assert_eq!(db.count("people").await, 0);
+
+    let tx = db.conn.transaction().await.unwrap();
+    tx.execute(&insert, &params![2, "b"]).await.unwrap();
+    tx.execute_many(&insert, &[params![3, "c"], params![4, "d"]])
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(db.count("people").await, 3);
+
+    {
+        let tx = db.conn.transaction().await.unwrap();
+        tx.execute(&insert, &params![5, "dropped"]).await.unwrap();
+        // A query left unread does not keep the connection from rolling back.
+        let _unread = tx
+            .query(&format!("SELECT * FROM {}", db.t("people")), &[])
+            .await
+            .unwrap();
+    }
+    // Rolled back on drop (asynchronously): the row never appears, and the pool still works.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(db.count("people").await, 3);
+    db.conn.ping().await.unwrap();
+    db.ns.cleanup().await;
+}
+
+pub async fn bulk_insert_is_all_or_nothing(f: &dyn Fixture) {
+    let db = Db::new(f, "conn_bulk", "").await;
+    db.people().await;
+    let table = db.name("people");
+    let batches = vec![
+        people_batch(&(0..1000).collect::<Vec<_>>()),
+        people_batch(&(1000..2500).collect::<Vec<_>>()),
+    ];
+    let schema = batches[0].schema();
+    let n = db
+        .conn
+        .bulk_insert(
+            &table,
+            stream_of_batches(schema.clone(), batches),
+            &BulkOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 2500);
+    assert_eq!(db.count("people").await, 2500);
+    let b = db
+        .conn
+        .fetch_all(
+            &format!(
+                "SELECT id, name, score, ok FROM {} WHERE id IN (1, 3, 1001) ORDER BY id",
+                db.t("people")
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    // MySQL's BOOLEAN is tinyint(1): a query result reads it as a number.
+    let no = if db.pg { "false" } else { "0" };
+    assert_eq!(
+        rows(&b),
+        vec![
+            format!("1|{}1|0.25|{no}", INJECTIONS[1]),
+            format!("3|{}3|NULL|{no}", INJECTIONS[3]),
+            format!("1001|{}1001|250.25|{no}", INJECTIONS[1]),
+        ]
+    );
+
+    // A stream that fails in the middle leaves the table exactly as it was.
+    let failing = futures::stream::iter(vec![
+        Ok(people_batch(&(5000..6000).collect::<Vec<_>>())),
+        Err(datafusion::error::DataFusionError::Execution(
+            "the producer failed".into(),
+        )),
+        Ok(people_batch(&[7000])),
+    ]);
+    let e = db
+        .conn
+        .bulk_insert(
+            &table,
+            Box::pin(RecordBatchStreamAdapter::new(schema.clone(), failing)),
+            &BulkOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("the producer failed"), "{e}");
+    assert_eq!(db.count("people").await, 2500);
+
+    // A duplicate key in the second batch: nothing of the first batch stays either.
+    let dup = vec![
+        people_batch(&(9000..9100).collect::<Vec<_>>()),
+        people_batch(&[1]),
+    ];
+    let e = db
+        .conn
+        .bulk_insert(
+            &table,
+            stream_of_batches(schema.clone(), dup),
+            &BulkOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Constraint {
+                kind: ConstraintKind::Unique,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(db.count("people").await, 2500);
+
+    // Inside a transaction, a failed load leaves the transaction's earlier work alone.
+    let tx = db.conn.transaction().await.unwrap();
+    tx.bulk_insert(
+        &table,
+        stream_of_batches(schema.clone(), vec![people_batch(&[20_000])]),
+        &BulkOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(tx
+        .bulk_insert(
+            &table,
+            stream_of_batches(schema.clone(), vec![people_batch(&[20_001, 1])]),
+            &BulkOptions::default(),
+        )
+        .await
+        .is_err());
+    tx.commit().await.unwrap();
+    assert_eq!(db.count("people").await, 2501);
+
+    // A column the table does not have is a schema mismatch naming it.
+    let other = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![Field::new("nope", DataType::Int64, true)])),
+        vec![Arc::new(Int64Array::from(vec![1]))],
+    )
+    .unwrap();
+    let e = db
+        .conn
+        .bulk_insert(
+            &table,
+            stream_of_batches(other.schema(), vec![other]),
+            &BulkOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::SchemaMismatch { ref problems, .. } if problems[0].contains("nope")),
+        "{e}"
+    );
+
+    // create_if_missing: the table is made from the Arrow schema and reads back the same.
+    let fresh = db.name("fresh");
+    let missing = db
+        .conn
+        .bulk_insert(
+            &fresh,
+            stream_of_batches(schema.clone(), vec![people_batch(&[1, 2])]),
+            &BulkOptions::default(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(missing, Error::UnknownTable(_)), "{missing}");
+    db.conn
+        .bulk_insert(
+            &fresh,
+            stream_of_batches(schema.clone(), vec![people_batch(&[1, 2, 3])]),
+            &BulkOptions {
+                create_if_missing: true,
+            },
+        )
+        .await
+        .unwrap();
+    let read = db
+        .conn
+        .table_schema(&fresh)
+        .await
+        .unwrap()
+        .expect("created");
+    let types: Vec<_> = read
+        .fields()
+        .iter()
+        .map(|f| f.data_type().clone())
+        .collect();
+    let expected_bool = if db.pg {
+        DataType::Boolean
+    } else {
+        DataType::Int8
+    };
+    assert_eq!(
+        types,
+        vec![
+            DataType::Int64,
+            DataType::Utf8,
+            DataType::Float64,
+            expected_bool
+        ]
+    );
+    let b = db
+        .conn
+        .fetch_all(
+            &format!("SELECT id, name FROM {} ORDER BY id", db.t("fresh")),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows(&b)[2], format!("3|{}3", INJECTIONS[3]));
+    db.ns.cleanup().await;
+}
+
+pub async fn errors_are_actionable(f: &dyn Fixture) {
+    let db = Db::new(f, "conn_errors", "").await;
+    db.people().await;
+    let insert = format!(
+        "INSERT INTO {} (id, name) VALUES ({}, {})",
+        db.t("people"),
+        db.p(1),
+        db.p(2)
+    );
+    db.conn.execute(&insert, &params![1, "a"]).await.unwrap();
+    let e = db
+        .conn
+        .execute(&insert, &params![1, "b"])
+        .await
+        .unwrap_err();
+    match &e {
+        Error::Constraint {
+            kind: ConstraintKind::Unique,
+            constraint: Some(c),
+            code,
+            ..
+        } => {
+            assert!(c.to_lowercase().contains("pkey") || c == "PRIMARY", "{c}");
+            assert_eq!(code, if db.pg { "23505" } else { "1062" });
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(!e.is_retryable());
+    let e = db
+        .conn
+        .execute(&insert, &params![2, None::<String>])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Constraint {
+                kind: ConstraintKind::NotNull,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    let e = db.conn.execute("SELEC 1", &[]).await.unwrap_err();
+    assert!(matches!(e, Error::Syntax { .. }), "{e:?}");
+    let e = db
+        .conn
+        .fetch_all(&format!("SELECT * FROM {}", db.t("missing")), &[])
+        .await
+        .unwrap_err();
+    assert!(e.code().is_some(), "{e:?}");
+    db.ns.cleanup().await;
+}
+
+pub async fn pools_time_out_and_heal(f: &dyn Fixture) {
+    let db = Db::new(f, "conn_pool", "pool_size=1&acquire_timeout=300ms").await;
+    assert_eq!(db.conn.pool_status().connections, 1);
+    // The only connection is held by a transaction: the next caller times out, it does not hang.
+    let tx = db.conn.transaction().await.unwrap();
+    let started = std::time::Instant::now();
+    let e = db.conn.execute("SELECT 1", &[]).await.unwrap_err();
+    assert!(
+        matches!(e, Error::PoolTimeout { pool_size: 1, .. }),
+        "{e:?}"
+    );
+    assert!(e.is_retryable());
+    assert!(started.elapsed() < Duration::from_secs(5));
+    tx.rollback().await.unwrap();
+
+    // Kill the pooled connection from outside: the pool replaces it.
+    let id_sql = if db.pg {
+        "SELECT pg_backend_pid()::bigint AS id"
+    } else {
+        "SELECT CAST(CONNECTION_ID() AS SIGNED) AS id"
+    };
+    let before = rows(&[db.conn.query_one(id_sql, &[]).await.unwrap()])[0].clone();
+    let killer = connector::connect(&db.ns.url("")).await.unwrap();
+    if db.pg {
+        killer
+            .execute(
+                "SELECT pg_terminate_backend($1::int)",
+                &params![before.parse::<i64>().unwrap()],
+            )
+            .await
+            .unwrap();
+    } else {
+        killer
+            .execute(&format!("KILL {}", before.parse::<i64>().unwrap()), &[])
+            .await
+            .unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let after = rows(&[db.conn.query_one(id_sql, &[]).await.unwrap()])[0].clone();
+    assert_ne!(before, after, "a new connection replaced the killed one");
+
+    db.conn.disconnect().await.unwrap();
+    let e = db.conn.execute("SELECT 1", &[]).await.unwrap_err();
+    assert!(e.to_string().contains("disconnected"), "{e}");
+    db.ns.cleanup().await;
+}
+
+pub async fn engine_writes_through_sql(f: &dyn Fixture) {
+    let db = Db::new(f, "conn_engine", "").await;
+    db.people().await;
+    let engine = Engine::new();
+    engine.register_source("dst", &db.ns.url("")).await.unwrap();
+    // A second source to copy from: an in-memory table through DataFusion.
+    let batch = people_batch(&(0..300).collect::<Vec<_>>());
+    engine.context().register_batch("staging", batch).unwrap();
+    let t = format!("dst.{}.people", db.q);
+    let out = engine
+        .sql_collect(&format!(
+            "INSERT INTO {t} SELECT * FROM staging WHERE id < 200"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows(&out), vec!["200"]);
+    assert_eq!(db.count("people").await, 200);
+    let plan =
+        crate::common::explain(&engine, &format!("INSERT INTO {t} SELECT * FROM staging")).await;
+    assert!(plan.contains("RemoteInsert"), "{plan}");
+
+    // A failing insert (duplicate keys at the end) leaves the table as it was.
+    let e = engine
+        .sql_collect(&format!(
+            "INSERT INTO {t} SELECT * FROM staging WHERE id >= 150"
+        ))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().to_lowercase().contains("duplicate"), "{e}");
+    assert_eq!(db.count("people").await, 200);
+
+    // UPDATE and DELETE run at the source with their filters, literals bound.
+    let out = engine
+        .sql_collect(&format!(
+            "UPDATE {t} SET name = 'x''; DROP TABLE people; --', score = score + 1 WHERE id >= 190"
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows(&out), vec!["10"]);
+    let check = db
+        .conn
+        .fetch_all(
+            &format!("SELECT name, score FROM {} WHERE id = 191", db.t("people")),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows(&check), vec!["x'; DROP TABLE people; --|48.75"]);
+    let out = engine
+        .sql_collect(&format!("DELETE FROM {t} WHERE id < 50 AND score IS NULL"))
+        .await
+        .unwrap();
+    assert_eq!(rows(&out), vec!["17"]);
+    assert_eq!(db.count("people").await, 183);
+
+    // A filter the source cannot evaluate exactly is refused, not dropped: nothing changes.
+    let e = engine
+        .sql_collect(&format!("DELETE FROM {t} WHERE name LIKE 'X%'"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("refused"), "{e}");
+    assert_eq!(db.count("people").await, 183);
+    let after = engine
+        .sql_collect(&format!("SELECT count(*) FROM {t} WHERE id < 100"))
+        .await
+        .unwrap();
+    assert_eq!(sorted_rows(&after), vec!["83"]);
+    db.ns.cleanup().await;
+}
+
+/// The suite, instantiated per backend.
+#[macro_export]
+macro_rules! connector_suite {
+    ($fixture:expr) => {
+        #[tokio::test]
+        async fn statements_bind_parameters() {
+            $crate::connector::statements_bind_parameters(&$fixture).await;
+        }
+        #[tokio::test]
+        async fn transactions_commit_rollback_and_drop() {
+            $crate::connector::transactions_commit_rollback_and_drop(&$fixture).await;
+        }
+        #[tokio::test]
+        async fn bulk_insert_is_all_or_nothing() {
+            $crate::connector::bulk_insert_is_all_or_nothing(&$fixture).await;
+        }
+        #[tokio::test]
+        async fn errors_are_actionable() {
+            $crate::connector::errors_are_actionable(&$fixture).await;
+        }
+        #[tokio::test]
+        async fn pools_time_out_and_heal() {
+            $crate::connector::pools_time_out_and_heal(&$fixture).await;
+        }
+        #[tokio::test]
+        async fn engine_writes_through_sql() {
+            $crate::connector::engine_writes_through_sql(&$fixture).await;
+        }
+    };
+}
