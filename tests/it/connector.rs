@@ -10,7 +10,9 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use vibe_piper::connector::executor::stream_of_batches;
-use vibe_piper::connector::{self, BulkOptions, Connector, ExecutorExt, TableName, Value};
+use vibe_piper::connector::{
+    self, BulkOptions, Connector, Executor, ExecutorExt, TableName, Value,
+};
 use vibe_piper::error::ConstraintKind;
 use vibe_piper::{params, Engine, Error};
 
@@ -626,4 +628,198 @@ macro_rules! connector_suite {
             $crate::connector::engine_writes_through_sql(&$fixture).await;
         }
     };
+}
+
+#[tokio::test]
+async fn postgres_copy_from_csv_and_files() {
+    let db = Db::new(&crate::common::PgFixture, "conn_pg_csv", "").await;
+    db.people().await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("people.csv");
+    std::fs::write(
+        &csv,
+        "id;name;score;ok\n1;\"semi;colon\";1.5;true\n2;\"quote \"\"q\"\"\";NA;false\n3;plain;2;NA\n",
+    )
+    .unwrap();
+    let pg = vibe_piper::connector::postgres::PostgresConnector::connect(&db.ns.url(""))
+        .await
+        .unwrap();
+    let n = pg
+        .copy_from_csv(
+            &db.name("people"),
+            &format!("file://{}", csv.display()),
+            &connector::CsvOptions {
+                delimiter: b';',
+                null: "NA".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 3);
+    let b = pg
+        .fetch_all(&format!("SELECT * FROM {} ORDER BY id", db.t("people")), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&b),
+        vec!["1|semi;colon|1.5|true", "2|quote \"q\"|NULL|false", "3|plain|2.0|NULL"]
+    );
+    // A bad row fails the whole file.
+    std::fs::write(&csv, "id;name;score;ok\n10;a;1;true\nx;b;1;true\n").unwrap();
+    let e = pg
+        .copy_from_csv(
+            &db.name("people"),
+            csv.to_str().unwrap(),
+            &connector::CsvOptions {
+                delimiter: b';',
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some("22P02"), "{e}");
+    assert_eq!(db.count("people").await, 3);
+
+    // Parquet into any table, through the bulk path.
+    let parquet = dir.path().join("people.parquet");
+    let batch = people_batch(&[100, 101, 102]);
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&parquet).unwrap(),
+        batch.schema(),
+        None,
+    )
+    .unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let stream = connector::executor::file_batches(parquet.to_str().unwrap())
+        .await
+        .unwrap();
+    let n = pg
+        .bulk_insert(&db.name("people"), stream, &BulkOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(n, 3);
+    assert_eq!(db.count("people").await, 6);
+    assert!(connector::executor::file_batches("x.json").await.is_err());
+    db.ns.cleanup().await;
+}
+
+#[tokio::test]
+async fn mysql_load_data_infile() {
+    let db = Db::new(&crate::common::MySqlFixture, "conn_my_csv", "").await;
+    db.people().await;
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("people.csv");
+    std::fs::write(
+        &csv,
+        "id,name,score,ok\n1,\"comma, inside\",1.5,1\n2,\"emoji 🎉\",,0\n3,plain,2,\n",
+    )
+    .unwrap();
+    let my = vibe_piper::connector::mysql::MySqlConnector::connect(&db.ns.url(""))
+        .await
+        .unwrap();
+    let n = my
+        .load_data_infile(&db.name("people"), csv.to_str().unwrap(), &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(n, 3);
+    let b = my
+        .fetch_all(&format!("SELECT * FROM {} ORDER BY id", db.t("people")), &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&b),
+        vec!["1|comma, inside|1.5|1", "2|emoji 🎉|NULL|0", "3|plain|2.0|NULL"]
+    );
+    // A value the server would silently change (text in a number column) fails the load.
+    std::fs::write(&csv, "id,name,score,ok\n10,a,1,1\n11,b,not a number,1\n").unwrap();
+    let e = my
+        .load_data_infile(&db.name("people"), csv.to_str().unwrap(), &Default::default())
+        .await
+        .unwrap_err();
+    assert!(e.code().is_some(), "{e}");
+    assert_eq!(db.count("people").await, 3);
+    db.ns.cleanup().await;
+}
+
+#[tokio::test]
+async fn federated_insert_from_mysql_into_postgres() {
+    let pg = Db::new(&crate::common::PgFixture, "conn_fed", "").await;
+    let my = Db::new(&crate::common::MySqlFixture, "conn_fed", "").await;
+    pg.people().await;
+    my.people().await;
+    my.conn
+        .bulk_insert(
+            &my.name("people"),
+            stream_of_batches(
+                people_batch(&[0]).schema(),
+                vec![people_batch(&(0..500).collect::<Vec<_>>())],
+            ),
+            &BulkOptions::default(),
+        )
+        .await
+        .unwrap();
+    let engine = Engine::new();
+    engine.register_source("pg", &pg.ns.url("")).await.unwrap();
+    engine.register_source("my", &my.ns.url("")).await.unwrap();
+    let out = engine
+        .sql_collect(&format!(
+            "INSERT INTO pg.{}.people SELECT id, name, score, ok FROM my.{}.people WHERE id % 2 = 1",
+            pg.q, my.q
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows(&out), vec!["250"]);
+    let same = engine
+        .sql_collect(&format!(
+            "SELECT count(*) FROM pg.{}.people p JOIN my.{}.people m \
+             ON p.id = m.id AND p.name = m.name AND (p.score IS NOT DISTINCT FROM m.score) AND p.ok = m.ok",
+            pg.q, my.q
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows(&same), vec!["250"]);
+    pg.ns.cleanup().await;
+    my.ns.cleanup().await;
+}
+
+#[test]
+fn blocking_facade() {
+    let url = std::env::var("VP_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let db = vibe_piper::blocking::Connector::connect(&url).unwrap();
+    db.execute("DROP TABLE IF EXISTS vp_blocking", &[]).unwrap();
+    db.execute("CREATE TABLE vp_blocking (id int, name text)", &[])
+        .unwrap();
+    assert_eq!(
+        db.execute_many(
+            "INSERT INTO vp_blocking VALUES ($1, $2)",
+            &[params![1, "a"], params![2, INJECTIONS[0]]],
+        )
+        .unwrap(),
+        2
+    );
+    let tx = db.transaction().unwrap();
+    tx.execute("DELETE FROM vp_blocking", &[]).unwrap();
+    assert!(tx.query("SELECT * FROM vp_blocking", &[]).unwrap().is_empty());
+    drop(tx); // rolled back
+    let b = db
+        .query("SELECT id, name FROM vp_blocking ORDER BY id", &[])
+        .unwrap();
+    assert_eq!(rows(&b), vec!["1|a".to_string(), format!("2|{}", INJECTIONS[0])]);
+    let tx = db.transaction().unwrap();
+    tx.execute("DELETE FROM vp_blocking WHERE id = $1", &params![1])
+        .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(
+        db.bulk_insert("vp_blocking", vec![], &BulkOptions::default())
+            .unwrap(),
+        0
+    );
+    let one = db.query_one("SELECT count(*) AS n FROM vp_blocking", &[]).unwrap();
+    assert_eq!(rows(&[one]), vec!["1"]);
+    db.execute("DROP TABLE vp_blocking", &[]).unwrap();
+    assert!(format!("{db:?}").contains("postgres"));
+    db.disconnect().unwrap();
 }
