@@ -125,7 +125,9 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 /// Builds a `Vec<Value>` of parameters: `params![1, "x", None::<i32>]`.
 #[macro_export]
 macro_rules! params {
-    ($($v:expr),* $(,)?) => { vec![$($crate::connector::Value::from($v)),*] };
+    ($($v:expr),* $(,)?) => {
+        ::std::vec::Vec::<$crate::connector::Value>::from([$($crate::connector::Value::from($v)),*])
+    };
 }
 
 /// One value as an encoder sees it: borrowed from a [`Value`] or an Arrow array.

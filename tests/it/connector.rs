@@ -658,12 +658,19 @@ async fn postgres_copy_from_csv_and_files() {
         .unwrap();
     assert_eq!(n, 3);
     let b = pg
-        .fetch_all(&format!("SELECT * FROM {} ORDER BY id", db.t("people")), &[])
+        .fetch_all(
+            &format!("SELECT * FROM {} ORDER BY id", db.t("people")),
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(
         rows(&b),
-        vec!["1|semi;colon|1.5|true", "2|quote \"q\"|NULL|false", "3|plain|2.0|NULL"]
+        vec![
+            "1|semi;colon|1.5|true",
+            "2|quote \"q\"|NULL|false",
+            "3|plain|2.0|NULL"
+        ]
     );
     // A bad row fails the whole file.
     std::fs::write(&csv, "id;name;score;ok\n10;a;1;true\nx;b;1;true\n").unwrap();
@@ -720,22 +727,37 @@ async fn mysql_load_data_infile() {
         .await
         .unwrap();
     let n = my
-        .load_data_infile(&db.name("people"), csv.to_str().unwrap(), &Default::default())
+        .load_data_infile(
+            &db.name("people"),
+            csv.to_str().unwrap(),
+            &Default::default(),
+        )
         .await
         .unwrap();
     assert_eq!(n, 3);
     let b = my
-        .fetch_all(&format!("SELECT * FROM {} ORDER BY id", db.t("people")), &[])
+        .fetch_all(
+            &format!("SELECT * FROM {} ORDER BY id", db.t("people")),
+            &[],
+        )
         .await
         .unwrap();
     assert_eq!(
         rows(&b),
-        vec!["1|comma, inside|1.5|1", "2|emoji 🎉|NULL|0", "3|plain|2.0|NULL"]
+        vec![
+            "1|comma, inside|1.5|1",
+            "2|emoji 🎉|NULL|0",
+            "3|plain|2.0|NULL"
+        ]
     );
     // A value the server would silently change (text in a number column) fails the load.
     std::fs::write(&csv, "id,name,score,ok\n10,a,1,1\n11,b,not a number,1\n").unwrap();
     let e = my
-        .load_data_infile(&db.name("people"), csv.to_str().unwrap(), &Default::default())
+        .load_data_infile(
+            &db.name("people"),
+            csv.to_str().unwrap(),
+            &Default::default(),
+        )
         .await
         .unwrap_err();
     assert!(e.code().is_some(), "{e}");
@@ -802,12 +824,18 @@ fn blocking_facade() {
     );
     let tx = db.transaction().unwrap();
     tx.execute("DELETE FROM vp_blocking", &[]).unwrap();
-    assert!(tx.query("SELECT * FROM vp_blocking", &[]).unwrap().is_empty());
+    assert!(tx
+        .query("SELECT * FROM vp_blocking", &[])
+        .unwrap()
+        .is_empty());
     drop(tx); // rolled back
     let b = db
         .query("SELECT id, name FROM vp_blocking ORDER BY id", &[])
         .unwrap();
-    assert_eq!(rows(&b), vec!["1|a".to_string(), format!("2|{}", INJECTIONS[0])]);
+    assert_eq!(
+        rows(&b),
+        vec!["1|a".to_string(), format!("2|{}", INJECTIONS[0])]
+    );
     let tx = db.transaction().unwrap();
     tx.execute("DELETE FROM vp_blocking WHERE id = $1", &params![1])
         .unwrap();
@@ -817,7 +845,9 @@ fn blocking_facade() {
             .unwrap(),
         0
     );
-    let one = db.query_one("SELECT count(*) AS n FROM vp_blocking", &[]).unwrap();
+    let one = db
+        .query_one("SELECT count(*) AS n FROM vp_blocking", &[])
+        .unwrap();
     assert_eq!(rows(&[one]), vec!["1"]);
     db.execute("DROP TABLE vp_blocking", &[]).unwrap();
     assert!(format!("{db:?}").contains("postgres"));

@@ -386,7 +386,7 @@ fn column_type(c: &mysql_async::Column) -> DataType {
             let s = c.decimals();
             let p = c.column_length() as i64 - (s > 0) as i64 - (!unsigned) as i64;
             let p = p.clamp(1, 76) as u8;
-            let s = (s as u8).min(p) as i8;
+            let s = s.min(p) as i8;
             if p <= 38 {
                 DataType::Decimal128(p, s)
             } else {

@@ -169,9 +169,12 @@ impl std::fmt::Debug for PostgresConnector {
     }
 }
 
+/// The parsed URL, the driver's URL, and this crate's options.
+pub(crate) type SplitUrl = (url::Url, String, Vec<(String, String)>);
+
 /// Splits a PostgreSQL URL into the driver's URL (our options removed, scheme normalised) and
 /// our options.
-pub(crate) fn split_url(url: &str) -> Result<(url::Url, String, Vec<(String, String)>)> {
+pub(crate) fn split_url(url: &str) -> Result<SplitUrl> {
     let parsed = url::Url::parse(url).map_err(|e| Error::InvalidUrl {
         url: redact_url(url),
         reason: e.to_string(),
