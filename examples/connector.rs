@@ -77,7 +77,7 @@ async fn main() -> vibe_piper::Result<()> {
         .await?;
     println!("bulk-loaded {loaded} rows");
 
-    // The engine writes through the same pool: UPDATE with its filter run at the source.
+    // The engine writes through the source's own pool: UPDATE with its filter run at the source.
     let engine = Engine::new();
     engine.register_source("pg", &url).await?;
     let updated = engine

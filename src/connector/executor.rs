@@ -307,7 +307,12 @@ where
     loop {
         n += 1;
         match f().await {
-            Err(e) if e.is_retryable() && n < attempts.max(1) => {
+            // A pool timeout has already waited its full time: not again.
+            Err(e)
+                if e.is_retryable()
+                    && !matches!(e, Error::PoolTimeout { .. })
+                    && n < attempts.max(1) =>
+            {
                 log::debug!("retrying after: {e}");
                 tokio::time::sleep(Duration::from_millis(50 * n as u64)).await;
             }

@@ -636,7 +636,7 @@ pub fn mysql_type_for(dt: &DataType) -> Option<String> {
         DataType::UInt16 => "smallint unsigned".into(),
         DataType::UInt32 => "int unsigned".into(),
         DataType::UInt64 => "bigint unsigned".into(),
-        DataType::Float16 | DataType::Float32 => "float".into(),
+        DataType::Float32 => "float".into(),
         DataType::Float64 => "double".into(),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
             "longtext CHARACTER SET utf8mb4".into()
@@ -919,6 +919,7 @@ async fn insert_rows_on(
                 .await
                 .map_err(|e| target.error(e))?;
             total += conn.affected_rows();
+            check_warnings(conn, target).await?;
             start = end;
         }
     }
@@ -1199,6 +1200,14 @@ impl Executor for MySqlTransaction {
         batches: SendableRecordBatchStream,
         options: &BulkOptions,
     ) -> Result<u64> {
+        if options.create_if_missing {
+            // CREATE TABLE would commit the transaction implicitly (MySQL DDL).
+            return Err(Error::Config(
+                "create_if_missing inside a MySQL transaction would commit it: create the table \
+                 first, or load through the connector"
+                    .into(),
+            ));
+        }
         let (mut g, mut conn) = self.take().await?;
         let t = &self.target;
         // A savepoint, so a failed load leaves the transaction as it was.

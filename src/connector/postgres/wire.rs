@@ -818,7 +818,7 @@ pub fn pg_type_for(dt: &DataType) -> Option<String> {
         DataType::Int32 | DataType::UInt16 => "integer".into(),
         DataType::Int64 | DataType::UInt32 => "bigint".into(),
         DataType::UInt64 => "numeric(20,0)".into(),
-        DataType::Float16 | DataType::Float32 => "real".into(),
+        DataType::Float32 => "real".into(),
         DataType::Float64 => "double precision".into(),
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => "text".into(),
         DataType::Binary
