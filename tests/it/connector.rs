@@ -709,6 +709,35 @@ async fn postgres_copy_from_csv_and_files() {
     assert_eq!(n, 3);
     assert_eq!(db.count("people").await, 6);
     assert!(connector::executor::file_batches("x.json").await.is_err());
+
+    // Query results: arrays, numerics, intervals, uuids and jsonb decode to Arrow.
+    let b = pg
+        .query_one(
+            "SELECT ARRAY[1, NULL, 3]::int[] AS a, ARRAY['x', 'y'] AS t, \
+                    ARRAY[1.50, -2]::numeric(5,2)[] AS n, 12345678901234.5678::numeric(20,4) AS big, \
+                    interval '1 mon 2 days 00:00:03.5' AS i, \
+                    'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid AS u, '{\"k\": 1}'::jsonb AS j, \
+                    'pad  '::char(6) AS c, DATE '1500-01-01' AS d",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(std::slice::from_ref(&b)),
+        vec!["[1, NULL, 3]|[x, y]|[1.50, -2.00]|12345678901234.5678|1 mons 2 days 3.500000000 secs|a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11|{\"k\": 1}|pad|1500-01-01"]
+    );
+    assert_eq!(
+        b.schema().field(3).data_type(),
+        &DataType::Decimal128(20, 4)
+    );
+    let e = pg
+        .query_one("SELECT '127.0.0.1'::inet AS addr", &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::UnsupportedType { ref column, .. } if column == "addr"),
+        "{e}"
+    );
     db.ns.cleanup().await;
 }
 

@@ -2,8 +2,11 @@
 //! transactions, and bulk loads through `LOAD DATA LOCAL INFILE` fed from memory (multi-row
 //! prepared INSERTs where the server forbids local files).
 
+use std::io::Write as _;
 use std::sync::Arc;
 use std::time::Instant;
+
+use chrono::Timelike;
 
 use arrow::array::{ArrayRef, BinaryBuilder, StringBuilder};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
@@ -706,9 +709,62 @@ pub fn write_infile_cell(cell: &Cell, out: &mut Vec<u8>) -> std::result::Result<
         Cell::Float(f) if !f.is_finite() => return Err(format!("MySQL cannot store {f}")),
         Cell::List(_) => return Err("MySQL has no array type".into()),
         Cell::Interval(..) => return Err("MySQL has no interval type".into()),
+        // Numbers and dates are written without an intermediate String (the bulk-load hot path);
+        // their text never needs escaping.
+        Cell::Int(v) => {
+            let _ = write!(out, "{v}");
+        }
+        Cell::UInt(v) => {
+            let _ = write!(out, "{v}");
+        }
+        Cell::Float(v) => {
+            let _ = write!(out, "{v:?}");
+        }
+        Cell::Decimal(v, s) if *s >= 0 => write_decimal(out, *v, *s as usize),
+        Cell::Date(d) => {
+            let date = crate::connector::value::date_of(*d).ok_or("date out of range")?;
+            write_date(out, date);
+        }
+        Cell::Timestamp(us, _) => {
+            let t = crate::connector::value::timestamp_of(*us).ok_or("timestamp out of range")?;
+            write_date(out, t.date());
+            let _ = write!(
+                out,
+                " {:02}:{:02}:{:02}.{:06}",
+                t.hour(),
+                t.minute(),
+                t.second(),
+                t.nanosecond() / 1000
+            );
+        }
         other => escape(other.text().unwrap_or_default().as_bytes(), out),
     }
     Ok(())
+}
+
+fn write_date(out: &mut Vec<u8>, d: chrono::NaiveDate) {
+    use chrono::Datelike;
+    let _ = write!(out, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day());
+}
+
+/// `v × 10^-scale` in plain notation.
+fn write_decimal(out: &mut Vec<u8>, v: i128, scale: usize) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    let start = out.len();
+    let _ = write!(out, "{}", v.unsigned_abs());
+    if scale == 0 {
+        return;
+    }
+    let len = out.len() - start;
+    if len <= scale {
+        // 0.00ddd: zeros go in front of the digits.
+        let zeros = scale - len + 1;
+        out.splice(start..start, std::iter::repeat_n(b'0', zeros));
+    }
+    let point = out.len() - scale;
+    out.insert(point, b'.');
 }
 
 fn infile_rows(batch: &RecordBatch) -> Result<Vec<u8>> {
@@ -1267,6 +1323,25 @@ mod tests {
         write_infile_cell(&Cell::Null, &mut out).unwrap();
         assert_eq!(out, b"\\N");
         assert!(write_infile_cell(&Cell::Float(f64::NAN), &mut out).is_err());
+        for (v, s, text) in [
+            (-5i128, 3i8, "-0.005"),
+            (12345, 2, "123.45"),
+            (7, 0, "7"),
+            (100, 2, "1.00"),
+        ] {
+            let mut out = vec![];
+            write_infile_cell(&Cell::Decimal(v, s), &mut out).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), text);
+        }
+        let mut out = vec![];
+        write_infile_cell(&Cell::Timestamp(-1, false), &mut out).unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "1969-12-31 23:59:59.999999"
+        );
+        let mut out = vec![];
+        write_infile_cell(&Cell::Date(-719_162), &mut out).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "0001-01-01");
     }
 
     #[test]
