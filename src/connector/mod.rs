@@ -45,6 +45,9 @@ pub struct TableMeta {
     pub physical_partitioning: bool,
     /// An integer column the table can be split on (primary key or rowid), if any.
     pub key_column: Option<String>,
+    /// Columns the source fills itself when an INSERT leaves them out (a DEFAULT, a serial or
+    /// identity column, AUTO_INCREMENT, a generated column).
+    pub server_defaults: Vec<String>,
 }
 
 /// How one DataFusion partition reads: each chunk is one query; the chunk predicates are ANDed

@@ -6,27 +6,86 @@
 use std::sync::Arc;
 
 use arrow::array::ArrayRef;
-use arrow::datatypes::{Schema, SchemaRef};
+use arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use async_trait::async_trait;
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, Result as DFResult, ScalarValue};
 use datafusion::datasource::sink::{DataSink, DataSinkExec};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::logical_expr::expr::Placeholder;
+use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
+use datafusion::logical_expr::{
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    Volatility,
+};
 use datafusion::physical_plan::empty::EmptyExec;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan};
 use datafusion::sql::unparser::Unparser;
+use futures::StreamExt;
 
 use crate::connector::value::{cell_fn, date_of, timestamp_of, Cell};
 use crate::connector::{BulkOptions, Connector, Source, TableMeta, TableName, Value};
 use crate::error::{Error, Result};
+
+/// Field metadata that marks a column an INSERT left out: the source fills it.
+pub const SERVER_DEFAULT: &str = "vibe_piper.server_default";
+
+/// The value of a column an INSERT leaves out, when the source has a default for it: NULLs
+/// whose field carries [`SERVER_DEFAULT`], so the insert leaves the column to the source.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ServerDefault {
+    data_type: DataType,
+    signature: Signature,
+}
+
+impl ServerDefault {
+    /// The marker for a column of `data_type`, as the expression DataFusion fills in.
+    pub fn expr(data_type: DataType) -> Expr {
+        let udf = ScalarUDF::new_from_impl(ServerDefault {
+            data_type,
+            signature: Signature::exact(vec![], Volatility::Volatile),
+        });
+        Expr::ScalarFunction(ScalarFunction::new_udf(Arc::new(udf), vec![]))
+    }
+}
+
+impl ScalarUDFImpl for ServerDefault {
+    fn name(&self) -> &str {
+        "server_default"
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> DFResult<DataType> {
+        Ok(self.data_type.clone())
+    }
+
+    fn return_field_from_args(&self, _: ReturnFieldArgs) -> DFResult<FieldRef> {
+        let meta =
+            std::collections::HashMap::from([(SERVER_DEFAULT.to_string(), "true".to_string())]);
+        Ok(Arc::new(
+            Field::new(self.name(), self.data_type.clone(), true).with_metadata(meta),
+        ))
+    }
+
+    fn invoke_with_args(&self, _: ScalarFunctionArgs) -> DFResult<ColumnarValue> {
+        Ok(ColumnarValue::Scalar(ScalarValue::try_from(
+            &self.data_type,
+        )?))
+    }
+}
 
 /// Appends the rows it is given to a source table through the connector's bulk path.
 pub struct InsertSink {
     connector: Arc<dyn Connector>,
     table: TableName,
     schema: SchemaRef,
+    /// Columns left to the source's defaults: not sent.
+    skip: Vec<usize>,
 }
 
 impl std::fmt::Debug for InsertSink {
@@ -42,7 +101,16 @@ impl DisplayAs for InsertSink {
             "mysql" => "LOAD DATA LOCAL INFILE",
             other => other,
         };
-        write!(f, "RemoteInsert: table={} via {how}", self.table)
+        write!(f, "RemoteInsert: table={} via {how}", self.table)?;
+        if !self.skip.is_empty() {
+            let names: Vec<&str> = self
+                .skip
+                .iter()
+                .map(|i| self.schema.field(*i).name().as_str())
+                .collect();
+            write!(f, ", server defaults for {}", names.join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -57,6 +125,16 @@ impl DataSink for InsertSink {
         data: SendableRecordBatchStream,
         _context: &Arc<TaskContext>,
     ) -> DFResult<u64> {
+        let data = if self.skip.is_empty() {
+            data
+        } else {
+            let keep: Vec<usize> = (0..self.schema.fields().len())
+                .filter(|i| !self.skip.contains(i))
+                .collect();
+            let schema = Arc::new(self.schema.project(&keep)?);
+            let projected = data.map(move |b| Ok(b?.project(&keep)?));
+            Box::pin(RecordBatchStreamAdapter::new(schema, projected)) as SendableRecordBatchStream
+        };
         self.connector
             .bulk_insert(&self.table, data, &BulkOptions::default())
             .await
@@ -114,10 +192,35 @@ pub fn insert_plan(
     input: Arc<dyn ExecutionPlan>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let connector = writable(source)?;
+    // Columns the statement left out, filled by the source's defaults (see ServerDefault).
+    let input_schema = input.schema();
+    let skip: Vec<usize> = input_schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.metadata().contains_key(SERVER_DEFAULT))
+        .map(|(i, _)| i)
+        .collect();
+    // Those columns hold NULLs here even where the table says NOT NULL.
+    let fields: Vec<Field> = meta
+        .arrow_schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let f = f.as_ref().clone();
+            if skip.contains(&i) {
+                f.with_nullable(true)
+            } else {
+                f
+            }
+        })
+        .collect();
     let sink = InsertSink {
         connector,
         table: TableName::new(&meta.schema, &meta.table),
-        schema: meta.arrow_schema.clone(),
+        schema: Arc::new(Schema::new(fields)),
+        skip,
     };
     Ok(Arc::new(DataSinkExec::new(input, Arc::new(sink), None)))
 }

@@ -5,7 +5,7 @@ mod dml;
 mod exec;
 mod sql;
 
-pub use dml::{scalar_value, InsertSink, StatementSink};
+pub use dml::{scalar_value, InsertSink, ServerDefault, StatementSink, SERVER_DEFAULT};
 
 pub use exec::RemoteScanExec;
 pub use sql::remote_query;
@@ -49,16 +49,26 @@ pub struct RemoteTable {
     meta: Arc<TableMeta>,
     options: ScanOptions,
     table_type: TableType,
+    defaults: std::collections::HashMap<String, Expr>,
 }
 
 impl RemoteTable {
     /// Wraps a table described by its source's catalog.
     pub fn new(source: Arc<dyn Source>, meta: TableMeta, options: ScanOptions) -> Self {
+        let defaults = meta
+            .server_defaults
+            .iter()
+            .filter_map(|name| {
+                let f = meta.arrow_schema.field_with_name(name).ok()?;
+                Some((name.clone(), ServerDefault::expr(f.data_type().clone())))
+            })
+            .collect();
         Self {
             source,
             meta: Arc::new(meta),
             options,
             table_type: TableType::Base,
+            defaults,
         }
     }
 
@@ -151,6 +161,10 @@ impl TableProvider for RemoteTable {
             limit,
             self.options.batch_size,
         )))
+    }
+
+    fn get_column_default(&self, column: &str) -> Option<&Expr> {
+        self.defaults.get(column)
     }
 
     async fn insert_into(

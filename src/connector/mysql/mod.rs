@@ -223,11 +223,13 @@ impl Source for MySqlSource {
                 .exec_map(
                     "SELECT CAST(c.COLUMN_NAME AS CHAR), CAST(c.DATA_TYPE AS CHAR), CAST(c.COLUMN_TYPE AS CHAR), \
                             c.IS_NULLABLE = 'YES', c.NUMERIC_PRECISION, c.NUMERIC_SCALE, \
-                            CAST(COALESCE(c.COLLATION_NAME, '') AS CHAR) \
+                            CAST(COALESCE(c.COLLATION_NAME, '') AS CHAR), \
+                            (c.COLUMN_DEFAULT IS NOT NULL OR c.EXTRA LIKE '%auto_increment%' \
+                             OR c.EXTRA LIKE '%GENERATED%') \
                      FROM information_schema.COLUMNS c \
                      WHERE c.TABLE_SCHEMA = ? AND c.TABLE_NAME = ? ORDER BY c.ORDINAL_POSITION",
                     (s, t),
-                    |(name, data_type, column_type, nullable, precision, scale, collation): (
+                    |(name, data_type, column_type, nullable, precision, scale, collation, has_default): (
                         String,
                         String,
                         String,
@@ -235,7 +237,9 @@ impl Source for MySqlSource {
                         Option<u64>,
                         Option<u64>,
                         String,
+                        bool,
                     )| types::MyColumn {
+                        has_default,
                         name,
                         data_type: data_type.to_ascii_lowercase(),
                         column_type: column_type.to_ascii_lowercase(),
@@ -280,6 +284,11 @@ impl Source for MySqlSource {
             columns,
             physical_partitioning: false,
             key_column,
+            server_defaults: rows
+                .iter()
+                .filter(|c| c.has_default)
+                .map(|c| c.name.clone())
+                .collect(),
         }))
     }
 

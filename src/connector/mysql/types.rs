@@ -22,6 +22,8 @@ pub struct MyColumn {
     pub precision: Option<u64>,
     pub scale: Option<u64>,
     pub collation: String,
+    /// Filled by the server when an INSERT leaves it out.
+    pub has_default: bool,
 }
 
 /// Whether a MySQL data type is an integer type.
@@ -155,6 +157,7 @@ mod tests {
             precision: Some(65),
             scale: Some(30),
             collation: "utf8mb4_general_ci".into(),
+            has_default: false,
         }
     }
 

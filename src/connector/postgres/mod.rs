@@ -170,7 +170,8 @@ const COLUMNS_SQL: &str = "SELECT a.attname::text, t.typname::text, t.typtype::t
        COALESCE((SELECT pa.attname::text FROM pg_catalog.pg_index i \
                  JOIN pg_catalog.pg_attribute pa ON pa.attrelid = i.indrelid AND pa.attnum = i.indkey[0] \
                  WHERE i.indrelid = c.oid AND i.indisprimary \
-                   AND pa.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)), '') \
+                   AND pa.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype)), ''), \
+       (a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> '') \
      FROM pg_catalog.pg_attribute a \
      JOIN pg_catalog.pg_class c ON c.oid = a.attrelid \
      JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
@@ -249,6 +250,11 @@ impl Source for PostgresSource {
             columns,
             physical_partitioning: relkind == "r" || relkind == "m",
             key_column: (!key.is_empty()).then_some(key),
+            server_defaults: rows
+                .iter()
+                .filter(|r| r.get::<_, bool>(9))
+                .map(|r| r.get(0))
+                .collect(),
         }))
     }
 

@@ -253,6 +253,7 @@ impl Source for SqliteSource {
             columns,
             physical_partitioning: false,
             key_column: key.filter(|_| rowid_table).map(str::to_string),
+            server_defaults: vec![],
         }))
     }
 
