@@ -121,6 +121,17 @@ pub enum Error {
         /// One entry per offending column: name, expected and actual type.
         problems: Vec<String>,
     },
+    /// A query builder was given something that cannot work: an unknown column, a comparison
+    /// of incompatible types, a column neither grouped nor aggregated, an unfiltered write.
+    #[error("invalid query on {table}: column `{column}`: {message}")]
+    InvalidQuery {
+        /// The table (or tables) the builder reads or writes.
+        table: String,
+        /// The column concerned (`*` when none).
+        column: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
     /// A query that must return a row returned none.
     #[error("the query returned no rows")]
     RowNotFound,

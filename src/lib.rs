@@ -23,8 +23,10 @@ pub mod demo;
 pub mod engine;
 pub mod error;
 pub mod provider;
+pub mod query;
 pub mod read;
 pub mod schema;
 
 pub use engine::{Engine, EngineBuilder};
 pub use error::{Error, Result};
+pub use query::QueryBuilder;

@@ -235,7 +235,7 @@ fn writable(source: &dyn Source) -> Result<Arc<dyn Connector>> {
 }
 
 /// Replaces literals by placeholders (collecting their values) and drops column qualifiers.
-fn bind(expr: Expr, backend: &str, params: &mut Vec<Value>) -> Result<Expr> {
+pub(crate) fn bind(expr: Expr, backend: &str, params: &mut Vec<Value>) -> Result<Expr> {
     let out = expr.transform(|e| {
         Ok(match e {
             Expr::Column(c) => Transformed::yes(Expr::Column(Column::new_unqualified(c.name))),
@@ -289,7 +289,7 @@ pub fn scalar_value(v: &ScalarValue) -> Result<Value> {
     })
 }
 
-fn unparse(source: &dyn Source, expr: &Expr) -> Result<String> {
+pub(crate) fn unparse(source: &dyn Source, expr: &Expr) -> Result<String> {
     Ok(Unparser::new(source.dialect())
         .expr_to_sql(expr)
         .map_err(Error::from_datafusion)?
@@ -339,7 +339,7 @@ fn where_clause(
     })
 }
 
-fn quote(source: &dyn Source) -> char {
+pub(crate) fn quote(source: &dyn Source) -> char {
     if source.backend() == "mysql" {
         '`'
     } else {

@@ -1,7 +1,7 @@
 //! The DataFusion side of a source table: [`RemoteTable`] (a `TableProvider` that decides what to
 //! push down) and [`RemoteScanExec`] (the partitioned, streaming scan that sends the pushed SQL).
 
-mod dml;
+pub(crate) mod dml;
 mod exec;
 mod sql;
 

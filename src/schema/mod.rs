@@ -21,6 +21,8 @@ use chrono::Datelike;
 
 use crate::error::{Error, Result};
 
+pub mod typed;
+
 /// How a column's values travel from the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadAs {

@@ -6,6 +6,7 @@ mod conformance;
 mod connector;
 mod mysql;
 mod postgres;
+mod query;
 mod sqlite;
 
 mod postgres_conformance {
@@ -26,4 +27,12 @@ mod postgres_connector {
 
 mod mysql_connector {
     crate::connector_suite!(crate::common::MySqlFixture);
+}
+
+mod postgres_query {
+    crate::query_suite!(crate::common::PgFixture);
+}
+
+mod mysql_query {
+    crate::query_suite!(crate::common::MySqlFixture);
 }
