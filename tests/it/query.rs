@@ -121,6 +121,23 @@ pub async fn builder_is_sql(f: &dyn Fixture) {
             Row { id: 3, score: None },
         ]
     );
+    // offset + stream_as: rows 2..4 streamed one struct at a time.
+    let mut stream = engine
+        .from(&t)
+        .await
+        .select([col("id"), col("score")])
+        .order_by([col("id").sort(true, true)])
+        .offset(2, Some(2))
+        .into_dataframe()
+        .unwrap()
+        .stream_as::<Row>()
+        .await
+        .unwrap();
+    let mut ids = vec![];
+    while let Some(r) = futures::StreamExt::next(&mut stream).await {
+        ids.push(r.unwrap().id);
+    }
+    assert_eq!(ids, vec![2, 3]);
     db.ns.cleanup().await;
 }
 
