@@ -327,6 +327,16 @@ impl InsertBuilder {
     pub async fn execute(self) -> Result<u64> {
         if let Some(q) = self.query.clone() {
             let t = self.target?;
+            if !self.rows.is_empty()
+                || !self.columns.is_empty()
+                || self.conflict.is_some()
+                || self.update.is_some()
+            {
+                return Err(t.invalid(
+                    "*",
+                    "from_query takes its columns from the query: no columns, values or upsert",
+                ));
+            }
             return insert_from_query(&t, q).await;
         }
         let (sql, params) = self.to_sql()?;

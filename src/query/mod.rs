@@ -272,10 +272,10 @@ impl QueryBuilder {
         let aggs: Vec<Expr> = aggregates.into_iter().collect();
         for a in &aggs {
             self = self.check(a);
-            let inner = match a {
-                Expr::Alias(al) => al.expr.as_ref(),
-                e => e,
-            };
+            let mut inner = a;
+            while let Expr::Alias(al) = inner {
+                inner = al.expr.as_ref();
+            }
             if !matches!(inner, Expr::AggregateFunction(_)) {
                 let column = a
                     .column_refs()
@@ -323,6 +323,13 @@ impl QueryBuilder {
     pub fn into_dataframe(self) -> Result<DataFrame> {
         if let Some(e) = self.error() {
             return Err(e);
+        }
+        if self.group_by.is_some() {
+            return Err(Error::InvalidQuery {
+                table: self.table_names(),
+                column: "*".into(),
+                message: "group_by without aggregate: add .aggregate([...])".into(),
+            });
         }
         self.df.map_err(|m| Error::InvalidQuery {
             table: self.tables.join(" ⋈ "),

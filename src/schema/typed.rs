@@ -189,9 +189,47 @@ impl ExpectedSchema {
     }
 }
 
-/// The struct fields `T` deserializes, when serde_arrow can trace them.
-fn traced_fields<T: DeserializeOwned>() -> Option<Vec<FieldRef>> {
-    Vec::<FieldRef>::from_type::<T>(TracingOptions::default().allow_null_fields(true)).ok()
+/// The field names of a struct `T` derives `Deserialize` for: serde hands them to
+/// `deserialize_struct`, which this deserializer records and then stops.
+fn struct_fields<T: DeserializeOwned>() -> Option<Vec<&'static str>> {
+    struct Probe(std::cell::RefCell<Option<&'static [&'static str]>>);
+    #[derive(Debug)]
+    struct Stop;
+    impl std::fmt::Display for Stop {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("probe")
+        }
+    }
+    impl std::error::Error for Stop {}
+    impl serde::de::Error for Stop {
+        fn custom<M: std::fmt::Display>(_: M) -> Self {
+            Stop
+        }
+    }
+    impl<'de> serde::Deserializer<'de> for &Probe {
+        type Error = Stop;
+        fn deserialize_any<V: serde::de::Visitor<'de>>(self, _: V) -> Result<V::Value, Stop> {
+            Err(Stop)
+        }
+        fn deserialize_struct<V: serde::de::Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Stop> {
+            *self.0.borrow_mut() = Some(fields);
+            Err(Stop)
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+    let probe = Probe(std::cell::RefCell::new(None));
+    let _ = T::deserialize(&probe);
+    let fields = *probe.0.borrow();
+    fields.map(|f| f.to_vec())
 }
 
 /// View types read as their plain forms (what serde_arrow maps).
@@ -228,18 +266,13 @@ fn plain(batch: &RecordBatch) -> Result<RecordBatch> {
 /// Maps every row of `batches` to `T`, by column name.
 pub fn from_batches<T: DeserializeOwned>(batches: &[RecordBatch]) -> Result<Vec<T>> {
     let mut out = vec![];
-    let expected = traced_fields::<T>();
+    let expected = struct_fields::<T>();
     for b in batches {
         if let Some(fields) = &expected {
             let missing: Vec<String> = fields
                 .iter()
-                .filter(|f| b.schema().index_of(f.name()).is_err())
-                .map(|f| {
-                    format!(
-                        "`{}`: a field of the struct, missing from the result",
-                        f.name()
-                    )
-                })
+                .filter(|f| b.schema().index_of(f).is_err())
+                .map(|f| format!("`{f}`: a field of the struct, missing from the result"))
                 .collect();
             if !missing.is_empty() {
                 return Err(Error::SchemaMismatch {
@@ -296,6 +329,7 @@ fn micros(f: &FieldRef) -> FieldRef {
         DataType::Date64 => DataType::Timestamp(TimeUnit::Microsecond, None),
         DataType::Timestamp(_, tz) => DataType::Timestamp(TimeUnit::Microsecond, tz.clone()),
         DataType::List(inner) => DataType::List(micros(inner)),
+        DataType::LargeList(inner) => DataType::LargeList(micros(inner)),
         other => other.clone(),
     };
     Arc::new(f.as_ref().clone().with_data_type(dt))

@@ -176,6 +176,22 @@ pub async fn invalid_builders_fail_early(f: &dyn Fixture) {
         "{e}"
     );
     let e = engine
+        .from(&t)
+        .await
+        .group_by(["ok"])
+        .collect()
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("without aggregate"), "{e}");
+    let nested = engine
+        .from(&t)
+        .await
+        .aggregate([count(lit(1)).alias("n").alias("m")])
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(rows(&nested), vec!["100"]);
+    let e = engine
         .from("src.nowhere")
         .await
         .collect()
@@ -449,10 +465,11 @@ pub async fn typed_round_trip(f: &dyn Fixture) {
     #[allow(dead_code)]
     struct Wider {
         id: i64,
+        amount: Option<rust_decimal::Decimal>,
         missing: Option<String>,
     }
     let e = engine
-        .sql(&format!("SELECT id FROM src.{}.typed", db.q))
+        .sql(&format!("SELECT id, amount FROM src.{}.typed", db.q))
         .await
         .unwrap()
         .collect_as::<Wider>()
