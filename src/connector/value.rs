@@ -577,6 +577,141 @@ mod tests {
     }
 
     #[test]
+    fn every_arrow_type_reads_and_prints() {
+        use arrow::datatypes::i256;
+        let arrays: Vec<ArrayRef> = vec![
+            Arc::new(NullArray::new(1)),
+            Arc::new(BooleanArray::from(vec![Some(true), None])),
+            Arc::new(Int8Array::from(vec![Some(-1), None])),
+            Arc::new(Int16Array::from(vec![Some(-2), None])),
+            Arc::new(Int32Array::from(vec![Some(-3), None])),
+            Arc::new(Int64Array::from(vec![Some(-4), None])),
+            Arc::new(UInt8Array::from(vec![Some(1), None])),
+            Arc::new(UInt16Array::from(vec![Some(2), None])),
+            Arc::new(UInt32Array::from(vec![Some(3), None])),
+            Arc::new(UInt64Array::from(vec![Some(u64::MAX), None])),
+            Arc::new(Float32Array::from(vec![Some(1.5), None])),
+            Arc::new(Float64Array::from(vec![Some(f64::NAN), None])),
+            Arc::new(StringArray::from(vec![Some("s"), None])),
+            Arc::new(LargeStringArray::from(vec![Some("l"), None])),
+            Arc::new(StringViewArray::from(vec![Some("v"), None])),
+            Arc::new(BinaryArray::from(vec![Some(&b"b"[..]), None])),
+            Arc::new(LargeBinaryArray::from(vec![Some(&b"lb"[..]), None])),
+            Arc::new(BinaryViewArray::from(vec![Some(&b"bv"[..]), None])),
+            Arc::new(
+                FixedSizeBinaryArray::try_from_sparse_iter_with_size(
+                    vec![Some(vec![1u8, 2]), None].into_iter(),
+                    2,
+                )
+                .unwrap(),
+            ),
+            Arc::new(
+                Decimal128Array::from(vec![Some(12345), None])
+                    .with_precision_and_scale(10, 2)
+                    .unwrap(),
+            ),
+            Arc::new(
+                Decimal256Array::from(vec![Some(i256::from_i128(-5)), Some(i256::MAX), None])
+                    .with_precision_and_scale(76, 3)
+                    .unwrap(),
+            ),
+            Arc::new(Date32Array::from(vec![Some(19_000), None])),
+            Arc::new(Date64Array::from(vec![Some(86_400_000), None])),
+            Arc::new(Time64MicrosecondArray::from(vec![Some(1), None])),
+            Arc::new(Time64NanosecondArray::from(vec![Some(1000), None])),
+            Arc::new(TimestampSecondArray::from(vec![Some(1), None])),
+            Arc::new(TimestampMillisecondArray::from(vec![Some(1), None]).with_timezone("UTC")),
+            Arc::new(TimestampMicrosecondArray::from(vec![Some(1), None])),
+            Arc::new(DurationSecondArray::from(vec![Some(-1), None])),
+            Arc::new(DurationMillisecondArray::from(vec![Some(1), None])),
+            Arc::new(DurationMicrosecondArray::from(vec![Some(1), None])),
+            Arc::new(DurationNanosecondArray::from(vec![Some(1000), None])),
+            Arc::new(IntervalMonthDayNanoArray::from(vec![
+                Some(IntervalMonthDayNano::new(1, 2, 3_000)),
+                None,
+            ])),
+            Arc::new(IntervalYearMonthArray::from(vec![Some(14), None])),
+            Arc::new(IntervalDayTimeArray::from(vec![
+                Some(IntervalDayTime::new(1, 5)),
+                None,
+            ])),
+            Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(vec![
+                Some(vec![Some(1)]),
+                None,
+            ])),
+            Arc::new(LargeListArray::from_iter_primitive::<Int32Type, _, _>(
+                vec![Some(vec![Some(1)]), None],
+            )),
+        ];
+        let mut texts = vec![];
+        for a in &arrays {
+            let f = cell_fn("c", a).unwrap_or_else(|e| panic!("{}: {e}", a.data_type()));
+            texts.push(f(0).text().map(|t| t.into_owned()));
+            if a.len() > 1 {
+                assert!(matches!(f(a.len() - 1), Cell::Null), "{}", a.data_type());
+            }
+        }
+        let shown: Vec<String> = texts.into_iter().flatten().collect();
+        for expected in [
+            "true",
+            "-1",
+            "18446744073709551615",
+            "1.5",
+            "NaN",
+            "s",
+            "v",
+            "123.45",
+            "-0.005",
+            "2022-01-08",
+            "1970-01-02",
+            "00:00:00.000001",
+            "1970-01-01 00:00:01.000000",
+            "-00:00:01.000000",
+            "1 mons 2 days 00:00:00.000003",
+            "14 mons 0 days 00:00:00.000000",
+        ] {
+            assert!(
+                shown.iter().any(|s| s == expected),
+                "{expected} not in {shown:?}"
+            );
+        }
+        // Decimal256 too wide for i128 travels as text.
+        let wide = cell_fn("c", &arrays[20]).unwrap()(1);
+        assert!(
+            matches!(wide, Cell::DecimalText(ref t) if t.len() > 70),
+            "{wide:?}"
+        );
+        // Every Value converts to a cell.
+        let values: Vec<Value> = vec![
+            Value::from(1u16),
+            Value::from(2u32),
+            Value::from(3u64),
+            Value::from(1.5f32),
+            Value::from(String::from("x")),
+            Value::from(&String::from("y")),
+            Value::from(vec![1u8]),
+            Value::from(&b"z"[..]),
+            Value::from(NaiveDate::from_ymd_opt(2000, 1, 1).unwrap()),
+            Value::from(
+                NaiveDate::from_ymd_opt(2000, 1, 1)
+                    .unwrap()
+                    .and_hms_opt(1, 2, 3)
+                    .unwrap(),
+            ),
+            Value::from(DateTime::from_timestamp(0, 0).unwrap()),
+            Value::Decimal { value: 5, scale: 1 },
+        ];
+        let cells: Vec<String> = values
+            .iter()
+            .map(|v| format!("{:?}", v.cell().text()))
+            .collect();
+        assert_eq!(cells[11], "Some(\"0.5\")");
+        assert_eq!(cells[10], "Some(\"1970-01-01 00:00:00.000000\")");
+        assert!(Value::from(vec![1u8]).cell().text().is_none());
+        assert!(timestamp_of(i64::MAX).is_none());
+    }
+
+    #[test]
     fn reads_arrow_cells() {
         let ts: ArrayRef = Arc::new(TimestampNanosecondArray::from(vec![Some(2_000), None]));
         let f = cell_fn("t", &ts).unwrap();

@@ -420,6 +420,87 @@ mod tests {
     }
 
     #[test]
+    fn more_widening_and_rows() {
+        use arrow::datatypes::TimeUnit;
+        let ts = |u| DataType::Timestamp(u, None);
+        assert!(widens(
+            &ts(TimeUnit::Millisecond),
+            &ts(TimeUnit::Microsecond)
+        ));
+        assert!(!widens(
+            &ts(TimeUnit::Nanosecond),
+            &ts(TimeUnit::Microsecond)
+        ));
+        assert!(widens(&DataType::UInt8, &DataType::Int16));
+        assert!(widens(&DataType::Utf8View, &DataType::LargeUtf8));
+        assert!(widens(&DataType::Date32, &DataType::Date64));
+        assert!(widens(
+            &DataType::Decimal256(40, 2),
+            &DataType::Decimal256(50, 2)
+        ));
+        let l = |t| DataType::List(Arc::new(Field::new_list_field(t, true)));
+        assert!(widens(&l(DataType::Int32), &l(DataType::Int64)));
+
+        #[derive(serde::Serialize, serde::Deserialize, Debug, PartialEq)]
+        struct R {
+            a: i32,
+            #[serde(with = "super::json_text")]
+            j: serde_json::Value,
+        }
+        let rows = vec![
+            R {
+                a: 1,
+                j: serde_json::json!({"k": [1]}),
+            },
+            R {
+                a: 2,
+                j: serde_json::json!(null),
+            },
+        ];
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("a", DataType::Int64, false),
+            Field::new("j", DataType::Utf8View, false),
+        ]));
+        let b = RecordBatch::try_from_rows_with_schema(&rows, &schema).unwrap();
+        assert_eq!(b.schema(), schema);
+        // View columns are read through their plain forms.
+        let back: Vec<R> = from_batches(&[b]).unwrap();
+        assert_eq!(back, rows);
+        // A NULL into a non-Option field is an error, not a default.
+        let nulls = RecordBatch::try_from_iter(vec![
+            (
+                "a",
+                Arc::new(Int32Array::from(vec![None::<i32>])) as ArrayRef,
+            ),
+            (
+                "j",
+                Arc::new(arrow::array::StringArray::from(vec!["1"])) as ArrayRef,
+            ),
+        ])
+        .unwrap();
+        assert!(matches!(
+            from_batches::<R>(&[nulls]),
+            Err(Error::Value { .. })
+        ));
+        assert!(RecordBatch::try_from_rows::<R>(&[]).is_err());
+        let bad = RecordBatch::try_from_iter(vec![(
+            "a",
+            Arc::new(Int32Array::from(vec![1])) as ArrayRef,
+        )])
+        .unwrap();
+        let e = ExpectedSchema::new(Arc::new(Schema::new(vec![Field::new(
+            "a",
+            DataType::Int32,
+            false,
+        )])))
+        .conform(&bad)
+        .unwrap();
+        assert_eq!(e.num_rows(), 1);
+        let unexpected = ExpectedSchema::new(Arc::new(Schema::empty())).validate(&bad);
+        assert!(matches!(unexpected, Err(Error::SchemaMismatch { .. })));
+    }
+
+    #[test]
     fn expected_schema_lists_every_problem() {
         let batch = RecordBatch::try_from_iter(vec![
             (

@@ -591,6 +591,12 @@ pub async fn engine_writes_through_sql(f: &dyn Fixture) {
         .unwrap_err();
     assert!(e.to_string().contains("refused"), "{e}");
     assert_eq!(db.count("people").await, 183);
+    // An assignment the source might compute differently is refused too.
+    let e = engine
+        .sql_collect(&format!("UPDATE {t} SET score = score / 2 WHERE id = 60"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not something the source"), "{e}");
     let after = engine
         .sql_collect(&format!("SELECT count(*) FROM {t} WHERE id < 100"))
         .await
@@ -924,4 +930,26 @@ fn blocking_facade() {
     db.execute("DROP TABLE vp_blocking", &[]).unwrap();
     assert!(format!("{db:?}").contains("postgres"));
     db.disconnect().unwrap();
+}
+
+#[tokio::test]
+async fn sqlite_sources_are_read_only() {
+    let ns = crate::common::SqliteFixture.namespace("ro").await;
+    ns.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO t VALUES (1, 'a')")
+        .await;
+    let engine = Engine::new();
+    engine.register_source("lite", &ns.url("")).await.unwrap();
+    for sql in [
+        "INSERT INTO lite.t VALUES (2, 'b')",
+        "DELETE FROM lite.t WHERE id = 1",
+        "UPDATE lite.t SET name = 'c' WHERE id = 1",
+    ] {
+        let e = engine.sql_collect(sql).await.unwrap_err();
+        assert!(e.to_string().contains("read-only"), "{sql}: {e}");
+    }
+    let still = engine
+        .sql_collect("SELECT count(*) FROM lite.t")
+        .await
+        .unwrap();
+    assert_eq!(rows(&still), vec!["1"]);
 }

@@ -1068,6 +1068,123 @@ mod tests {
         assert_eq!(enc(Cell::Str("t".into()), &Type::BOOL).unwrap(), vec![1u8]);
     }
 
+    /// Encodes `cell` as `ty`, then decodes it as a query result would.
+    fn round(cell: Cell, ty: &Type) -> String {
+        let mut b = BytesMut::new();
+        encode(&cell, ty, &mut b).unwrap_or_else(|e| panic!("{ty}: {e}"));
+        let (dec, _) = decoder(ty, -1).unwrap();
+        let mut acc = Acc::new(&dec);
+        acc.push(&dec, Some(&b)).unwrap();
+        acc.push(&dec, None).unwrap();
+        let a = acc.finish("c", &dec).unwrap();
+        assert!(a.is_null(1));
+        let text = arrow::util::display::ArrayFormatter::try_new(a.as_ref(), &Default::default())
+            .unwrap()
+            .value(0)
+            .to_string();
+        text
+    }
+
+    #[test]
+    fn every_type_encodes_and_decodes() {
+        let s = |t: &str| Cell::Str(t.to_string().into());
+        assert_eq!(round(Cell::Bool(true), &Type::BOOL), "true");
+        assert_eq!(round(s("off"), &Type::BOOL), "false");
+        assert_eq!(round(Cell::Int(1), &Type::BOOL), "true");
+        assert_eq!(round(Cell::Int(-5), &Type::INT2), "-5");
+        assert_eq!(round(s("77"), &Type::INT4), "77");
+        assert_eq!(round(Cell::UInt(9), &Type::INT8), "9");
+        assert_eq!(round(Cell::Float(3.0), &Type::INT8), "3");
+        assert_eq!(round(Cell::Decimal(5, -2), &Type::INT8), "500");
+        assert_eq!(round(Cell::Int(7), &Type::OID), "7");
+        assert_eq!(round(Cell::Int(2), &Type::FLOAT4), "2.0");
+        assert_eq!(round(s("-Infinity"), &Type::FLOAT8), "-inf");
+        assert_eq!(round(Cell::Decimal(125, 2), &Type::FLOAT8), "1.25");
+        assert_eq!(round(Cell::UInt(4), &Type::FLOAT8), "4.0");
+        assert_eq!(round(Cell::Int(12), &Type::NUMERIC), "12.0000000000");
+        let num = |c: Cell| numeric_text(&enc(c, &Type::NUMERIC).unwrap()).unwrap();
+        assert_eq!(num(s("NaN")), "NaN");
+        assert_eq!(num(Cell::Float(f64::INFINITY)), "Infinity");
+        assert_eq!(num(Cell::Float(f64::NEG_INFINITY)), "-Infinity");
+        assert_eq!(num(Cell::DecimalText("1.5".into())), "1.5");
+        assert_eq!(round(s("x"), &Type::TEXT), "x");
+        assert_eq!(round(Cell::Int(3), &Type::VARCHAR), "3");
+        assert_eq!(round(s("ab  "), &Type::BPCHAR), "ab");
+        assert_eq!(round(Cell::Bytes(b"j"), &Type::JSON), "j");
+        assert_eq!(round(s("{}"), &Type::JSONB), "{}");
+        assert_eq!(round(Cell::Bytes(&[1, 2]), &Type::BYTEA), "0102");
+        assert_eq!(round(s("ab"), &Type::BYTEA), "6162");
+        let u = "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11";
+        assert_eq!(round(s(u), &Type::UUID), u);
+        assert_eq!(
+            round(Cell::Bytes(&[0u8; 16]), &Type::UUID),
+            "00000000-0000-0000-0000-000000000000"
+        );
+        assert_eq!(round(Cell::Date(0), &Type::DATE), "1970-01-01");
+        assert_eq!(round(s("2024-02-29"), &Type::DATE), "2024-02-29");
+        assert_eq!(
+            round(Cell::Timestamp(86_400_000_000, false), &Type::DATE),
+            "1970-01-02"
+        );
+        assert_eq!(
+            round(Cell::Timestamp(1, false), &Type::TIMESTAMP),
+            "1970-01-01T00:00:00.000001"
+        );
+        assert_eq!(
+            round(Cell::Date(1), &Type::TIMESTAMP),
+            "1970-01-02T00:00:00"
+        );
+        assert_eq!(
+            round(s("2024-01-01 10:00:00.5"), &Type::TIMESTAMP),
+            "2024-01-01T10:00:00.500"
+        );
+        assert_eq!(
+            round(s("2024-01-01T10:00:00+02:00"), &Type::TIMESTAMPTZ),
+            "2024-01-01T08:00:00Z"
+        );
+        assert_eq!(
+            round(s("2024-01-01"), &Type::TIMESTAMP),
+            "2024-01-01T00:00:00"
+        );
+        assert_eq!(round(Cell::Time(1_000_000), &Type::TIME), "00:00:01");
+        assert_eq!(round(Cell::Duration(2_000_000), &Type::TIME), "00:00:02");
+        assert_eq!(round(s("12:30:00"), &Type::TIME), "12:30:00");
+        assert!(round(Cell::Interval(1, 2, 3_000), &Type::INTERVAL).contains("1 mons 2 days"));
+        assert!(round(Cell::Duration(5), &Type::INTERVAL).contains("0.000005"));
+        assert_eq!(round(s("x"), &Type::NAME), "x");
+
+        let mut b = BytesMut::new();
+        for (cell, ty) in [
+            (Cell::Float(1.5), &Type::INT4),
+            (s("maybe"), &Type::BOOL),
+            (Cell::Bytes(b"x"), &Type::INT4),
+            (s("x"), &Type::FLOAT8),
+            (Cell::Bool(true), &Type::FLOAT8),
+            (Cell::Bool(true), &Type::NUMERIC),
+            (Cell::Bytes(&[0xff]), &Type::TEXT),
+            (Cell::Int(1), &Type::BYTEA),
+            (Cell::Int(1), &Type::UUID),
+            (s("nope"), &Type::DATE),
+            (Cell::Int(1), &Type::DATE),
+            (s("nope"), &Type::TIMESTAMP),
+            (Cell::Int(1), &Type::TIMESTAMP),
+            (s("nope"), &Type::TIME),
+            (Cell::Int(1), &Type::TIME),
+            (Cell::Int(1), &Type::INTERVAL),
+            (Cell::Int(1), &Type::INT4_ARRAY),
+            (Cell::Int(-1), &Type::OID),
+        ] {
+            assert!(encode(&cell, ty, &mut b).is_err(), "{cell:?} as {ty}");
+        }
+        assert!(matches!(
+            encode(&Cell::Null, &Type::INT4, &mut b),
+            Ok(IsNull::Yes)
+        ));
+        assert!(numeric_text(&[0, 1]).is_err());
+        assert!(numeric_parts("1e5000").is_err());
+        assert!(be::<4>(&[1]).is_err());
+    }
+
     #[test]
     fn arrays_round_trip() {
         use arrow::datatypes::Int32Type;
