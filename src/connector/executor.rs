@@ -90,6 +90,9 @@ pub struct BulkOptions {
     /// Create the table from the stream's Arrow schema when it does not exist (types: the read
     /// mapping inverted, so the table reads back with the same Arrow types).
     pub create_if_missing: bool,
+    /// MySQL: load with multi-row prepared INSERTs instead of `LOAD DATA LOCAL INFILE` (a
+    /// server with `local_infile` off gets them anyway). PostgreSQL always uses binary COPY.
+    pub row_inserts: bool,
 }
 
 /// Options of a CSV load (`copy_from_csv`, `load_data_infile`).

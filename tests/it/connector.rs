@@ -387,6 +387,7 @@ pub async fn bulk_insert_is_all_or_nothing(f: &dyn Fixture) {
             stream_of_batches(schema.clone(), vec![people_batch(&[1, 2, 3])]),
             &BulkOptions {
                 create_if_missing: true,
+                ..Default::default()
             },
         )
         .await
@@ -952,4 +953,74 @@ async fn sqlite_sources_are_read_only() {
         .await
         .unwrap();
     assert_eq!(rows(&still), vec!["1"]);
+}
+
+#[tokio::test]
+async fn mysql_row_insert_fallback() {
+    let db = Db::new(&crate::common::MySqlFixture, "conn_my_rows", "").await;
+    db.people().await;
+    let rows_only = BulkOptions {
+        row_inserts: true,
+        ..Default::default()
+    };
+    let schema = people_batch(&[0]).schema();
+    let n = db
+        .conn
+        .bulk_insert(
+            &db.name("people"),
+            stream_of_batches(
+                schema.clone(),
+                vec![
+                    people_batch(&(0..1500).collect::<Vec<_>>()),
+                    people_batch(&(1500..1600).collect::<Vec<_>>()),
+                ],
+            ),
+            &rows_only,
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1600);
+    let b = db
+        .conn
+        .fetch_all(
+            &format!(
+                "SELECT id, name, score FROM {} WHERE id IN (3, 1501) ORDER BY id",
+                db.t("people")
+            ),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(&b),
+        vec![
+            format!("3|{}3|NULL", INJECTIONS[3]),
+            format!("1501|{}1501|375.25", INJECTIONS[1]),
+        ]
+    );
+    // A duplicate in the second batch: nothing of the first stays.
+    let e = db
+        .conn
+        .bulk_insert(
+            &db.name("people"),
+            stream_of_batches(
+                schema,
+                vec![people_batch(&[5000, 5001]), people_batch(&[3])],
+            ),
+            &rows_only,
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Constraint {
+                kind: ConstraintKind::Unique,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    assert_eq!(db.count("people").await, 1600);
+    db.ns.cleanup().await;
 }

@@ -877,7 +877,7 @@ async fn load_on(
         .query_first("SELECT @@GLOBAL.local_infile")
         .await
         .map_err(|e| target.error(e))?;
-    if local != Some(1) {
+    if local != Some(1) || options.row_inserts {
         return insert_rows_on(conn, target, table, batches).await;
     }
     let cols = schema
@@ -1037,7 +1037,12 @@ impl Executor for MySqlConnector {
         // DDL commits in MySQL: the table is created before the transaction begins.
         prepare_target(&mut conn, t, table, &schema, options).await?;
         begin_on(&mut conn, t).await?;
-        let outcome = load_on(&mut conn, t, table, batches, &BulkOptions::default()).await;
+        // (The table exists now.)
+        let options = BulkOptions {
+            create_if_missing: false,
+            ..options.clone()
+        };
+        let outcome = load_on(&mut conn, t, table, batches, &options).await;
         end_on(&mut conn, t, outcome).await
     }
 
