@@ -388,6 +388,11 @@ struct Typed {
     instant: Option<DateTime<Utc>>,
     amount: Option<rust_decimal::Decimal>,
     uid: Option<uuid::Uuid>,
+    tiny: Option<i16>,
+    uns: Option<u32>,
+    single: Option<f32>,
+    #[serde(with = "vibe_piper::schema::typed::json_text")]
+    doc: serde_json::Value,
 }
 
 fn typed_rows() -> Vec<Typed> {
@@ -406,6 +411,10 @@ fn typed_rows() -> Vec<Typed> {
             uid: Some(uuid::Uuid::from_u128(
                 0xa0ee_bc99_9c0b_4ef8_bb6d_6bb9_bd38_0a11,
             )),
+            tiny: Some(-300),
+            uns: Some(4_000_000_000),
+            single: Some(1.25),
+            doc: serde_json::json!({"k": [1, "two"]}),
         },
         Typed {
             id: 2,
@@ -418,6 +427,10 @@ fn typed_rows() -> Vec<Typed> {
             instant: None,
             amount: None,
             uid: None,
+            tiny: None,
+            uns: None,
+            single: None,
+            doc: serde_json::json!([]),
         },
     ]
 }
@@ -432,10 +445,12 @@ pub async fn typed_round_trip(f: &dyn Fixture) {
         "TIMESTAMP(6) NULL"
     };
     let uuid = if db.pg { "uuid" } else { "CHAR(36)" };
+    let json = if db.pg { "jsonb" } else { "JSON" };
     db.ns
         .exec(&format!(
             "CREATE TABLE {} (id BIGINT PRIMARY KEY, small INTEGER, ratio DOUBLE PRECISION, flag BOOLEAN, \
-             label {text}, day DATE, at {ts}, instant {tstz}, amount NUMERIC(12,2), uid {uuid})",
+             label {text}, day DATE, at {ts}, instant {tstz}, amount NUMERIC(12,2), uid {uuid}, \
+             tiny SMALLINT, uns BIGINT, single REAL, doc {json} NOT NULL)",
             db.t("typed")
         ))
         .await;
