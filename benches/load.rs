@@ -20,6 +20,9 @@ use futures::StreamExt;
 use vibe_piper::connector::{self, BulkOptions, TableName};
 use vibe_piper::Engine;
 
+mod common;
+use common::{arg, median, rusage};
+
 const SCHEMA: &str = "vp_load";
 
 const PG_DDL: &str = "CREATE TABLE vp_load.lineitem (
@@ -231,46 +234,6 @@ async fn run_phase(target: &str, phase: &str, scale: f64) -> u64 {
             .unwrap()
         }
     }
-}
-
-/// CPU seconds of this process and its finished children, and peak RSS in MiB (this
-/// process's `VmHWM`, or the client's for the floor).
-fn rusage() -> (f64, f64) {
-    let get = |who| {
-        // SAFETY: getrusage writes into the struct we pass.
-        let mut u: libc::rusage = unsafe { std::mem::zeroed() };
-        unsafe { libc::getrusage(who, &mut u) };
-        let cpu = u.ru_utime.tv_sec as f64
-            + u.ru_utime.tv_usec as f64 / 1e6
-            + u.ru_stime.tv_sec as f64
-            + u.ru_stime.tv_usec as f64 / 1e6;
-        (cpu, u.ru_maxrss as f64 / 1024.0)
-    };
-    let (self_cpu, _) = get(libc::RUSAGE_SELF);
-    let (child_cpu, child_rss) = get(libc::RUSAGE_CHILDREN);
-    let hwm = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|kb| kb.parse::<f64>().ok())
-            })
-        })
-        .unwrap_or(0.0)
-        / 1024.0;
-    (self_cpu + child_cpu, hwm.max(child_rss))
-}
-
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
 }
 
 fn main() {

@@ -166,6 +166,20 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 }
 
 impl PoolOptions {
+    /// The URL options a pool reads.
+    pub const KEYS: &'static [&'static str] = &[
+        "pool_size",
+        "min_idle",
+        "acquire_timeout",
+        "max_lifetime",
+        "idle_timeout",
+    ];
+
+    /// Whether `key` is a pool option.
+    pub fn is_key(key: &str) -> bool {
+        Self::KEYS.contains(&key)
+    }
+
     /// Reads one URL option; `Ok(false)` when `key` is not a pool option.
     pub fn apply(&mut self, key: &str, value: &str) -> std::result::Result<bool, String> {
         let int = |v: &str| {
@@ -387,6 +401,8 @@ mod tests {
         assert!(o.apply("acquire_timeout", "250ms").unwrap());
         assert!(o.apply("max_lifetime", "0").unwrap());
         assert!(!o.apply("sslmode", "disable").unwrap());
+        assert!(PoolOptions::KEYS.iter().all(|k| PoolOptions::is_key(k)));
+        assert!(!PoolOptions::is_key("sslmode"));
         assert_eq!(o.pool_size, 3);
         assert_eq!(o.acquire_timeout, Duration::from_millis(250));
         assert_eq!(o.max_lifetime, None);

@@ -144,6 +144,15 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Connector>> {
     }
 }
 
+/// The URL's password, percent-decoded.
+pub(crate) fn url_password(url: &url::Url) -> Option<String> {
+    url.password().map(|p| {
+        percent_encoding::percent_decode_str(p)
+            .decode_utf8_lossy()
+            .into_owned()
+    })
+}
+
 /// The contents of `file` as a stream of 1 MiB chunks.
 pub(crate) fn file_chunks(
     file: tokio::fs::File,

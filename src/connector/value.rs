@@ -179,23 +179,22 @@ impl Value {
             Value::Text(s) => Cell::Str(Cow::Borrowed(s)),
             Value::Bytes(b) => Cell::Bytes(b),
             Value::Decimal { value, scale } => Cell::Decimal(*value, *scale),
-            Value::Date(d) => Cell::Date(d.num_days_from_ce_() - UNIX_EPOCH_CE_DAYS),
-            Value::Time(t) => Cell::Time(
-                t.num_seconds_from_midnight() as i64 * 1_000_000 + (t.nanosecond() / 1000) as i64,
-            ),
+            Value::Date(d) => Cell::Date(days_of(*d)),
+            Value::Time(t) => Cell::Time(micros_of_day(*t)),
             Value::Timestamp(t) => Cell::Timestamp(t.and_utc().timestamp_micros(), false),
             Value::TimestampUtc(t) => Cell::Timestamp(t.timestamp_micros(), true),
         }
     }
 }
 
-trait CeDays {
-    fn num_days_from_ce_(&self) -> i32;
+/// Days from 1970-01-01 to `d`.
+pub fn days_of(d: NaiveDate) -> i32 {
+    chrono::Datelike::num_days_from_ce(&d) - UNIX_EPOCH_CE_DAYS
 }
-impl CeDays for NaiveDate {
-    fn num_days_from_ce_(&self) -> i32 {
-        chrono::Datelike::num_days_from_ce(self)
-    }
+
+/// Microseconds from midnight to `t`.
+pub fn micros_of_day(t: NaiveTime) -> i64 {
+    t.num_seconds_from_midnight() as i64 * 1_000_000 + (t.nanosecond() / 1000) as i64
 }
 
 /// Reads cell `i` of one Arrow column.

@@ -127,28 +127,29 @@ fn constraint_name(message: &str) -> Option<String> {
 
 /// mysql_async options for a URL: our options removed, TLS from `ssl-mode` / `ssl-ca` (the
 /// parameters ConnectorX reads, so data and metadata connections agree).
+/// `url` without its query, with the scheme the drivers know: `mariadb://` is the same protocol,
+/// but they accept only `mysql://`.
+pub(crate) fn mysql_scheme(url: &url::Url) -> std::result::Result<url::Url, url::ParseError> {
+    let mut u = url.clone();
+    u.set_query(None);
+    if u.scheme() == "mysql" {
+        return Ok(u);
+    }
+    let rest = u.as_str().split_once("://").map_or("", |(_, r)| r);
+    url::Url::parse(&format!("mysql://{rest}"))
+}
+
 pub(crate) fn driver_opts(
     url: &str,
     pool: &PoolOptions,
 ) -> std::result::Result<(mysql_async::OptsBuilder, String), String> {
     let parsed = url::Url::parse(url).map_err(|e| e.to_string())?;
-    let mut stripped = parsed.clone();
-    stripped.set_query(None);
-    if stripped.scheme() != "mysql" {
-        let rest = stripped
-            .as_str()
-            .split_once("://")
-            .map(|(_, r)| r.to_string())
-            .unwrap_or_default();
-        stripped = url::Url::parse(&format!("mysql://{rest}")).map_err(|e| e.to_string())?;
-    }
+    let mut stripped = mysql_scheme(&parsed).map_err(|e| e.to_string())?;
     let mut mode = None;
     let mut ca = None;
     let mut kept = vec![];
     for (k, v) in parsed.query_pairs() {
-        let mut probe = PoolOptions::default();
-        let is_pool =
-            probe.apply(&k, "1").is_ok_and(|b| b) || probe.apply(&k, "1s").is_ok_and(|b| b);
+        let is_pool = PoolOptions::is_key(&k);
         match k.to_ascii_lowercase().as_str() {
             "ssl-mode" | "sslmode" => mode = Some(v.to_ascii_uppercase().replace('-', "_")),
             "ssl-ca" => ca = Some(std::path::PathBuf::from(v.as_ref())),
@@ -241,11 +242,7 @@ impl MySqlConnector {
         for (k, v) in parsed.query_pairs() {
             options.apply(&k, &v).map_err(bad)?;
         }
-        let password = parsed.password().map(|p| {
-            percent_encoding::percent_decode_str(p)
-                .decode_utf8_lossy()
-                .into_owned()
-        });
+        let password = crate::connector::url_password(&parsed);
         let (builder, driver_url) =
             driver_opts(url, &options).map_err(|r| bad(scrub(&r, password.as_deref())))?;
         let target = Target {
@@ -597,31 +594,36 @@ async fn begin_on(conn: &mut Conn, target: &Target) -> Result<()> {
 
 /// Commits when `outcome` is a success, rolls back otherwise.
 async fn end_on<T>(conn: &mut Conn, target: &Target, outcome: Result<T>) -> Result<T> {
-    match outcome {
-        Ok(v) => {
-            conn.query_drop("COMMIT")
-                .await
-                .map_err(|e| target.error(e))?;
-            Ok(v)
-        }
-        Err(e) => {
-            let _ = conn.query_drop("ROLLBACK").await;
-            Err(e)
-        }
-    }
+    end_with(conn, target, outcome, "COMMIT", "ROLLBACK").await
 }
 
 /// Like [`end_on`] for a savepoint inside a transaction.
 async fn end_savepoint<T>(conn: &mut Conn, target: &Target, outcome: Result<T>) -> Result<T> {
+    end_with(
+        conn,
+        target,
+        outcome,
+        "RELEASE SAVEPOINT vp_bulk",
+        "ROLLBACK TO SAVEPOINT vp_bulk",
+    )
+    .await
+}
+
+/// Runs `keep` after a success, `undo` after a failure (whose error is the one returned).
+async fn end_with<T>(
+    conn: &mut Conn,
+    target: &Target,
+    outcome: Result<T>,
+    keep: &str,
+    undo: &str,
+) -> Result<T> {
     match outcome {
         Ok(v) => {
-            conn.query_drop("RELEASE SAVEPOINT vp_bulk")
-                .await
-                .map_err(|e| target.error(e))?;
+            conn.query_drop(keep).await.map_err(|e| target.error(e))?;
             Ok(v)
         }
         Err(e) => {
-            let _ = conn.query_drop("ROLLBACK TO SAVEPOINT vp_bulk").await;
+            let _ = conn.query_drop(undo).await;
             Err(e)
         }
     }
@@ -862,7 +864,8 @@ async fn table_columns(conn: &mut Conn, target: &Target, table: &TableName) -> R
     .map_err(|e| target.error(e))
 }
 
-/// Loads `batches` into `table` on `conn` (inside the caller's transaction).
+/// Loads `batches` into `table` on `conn` (inside the caller's transaction, after
+/// [`prepare_target`]).
 async fn load_on(
     conn: &mut Conn,
     target: &Target,
@@ -871,7 +874,6 @@ async fn load_on(
     options: &BulkOptions,
 ) -> Result<u64> {
     let schema = batches.schema();
-    prepare_target(conn, target, table, &schema, options).await?;
     // MySQL 8 ships with local_infile off: then multi-row prepared INSERTs.
     let local: Option<i64> = conn
         .query_first("SELECT @@GLOBAL.local_infile")
@@ -1037,12 +1039,7 @@ impl Executor for MySqlConnector {
         // DDL commits in MySQL: the table is created before the transaction begins.
         prepare_target(&mut conn, t, table, &schema, options).await?;
         begin_on(&mut conn, t).await?;
-        // (The table exists now.)
-        let options = BulkOptions {
-            create_if_missing: false,
-            ..options.clone()
-        };
-        let outcome = load_on(&mut conn, t, table, batches, &options).await;
+        let outcome = load_on(&mut conn, t, table, batches, options).await;
         end_on(&mut conn, t, outcome).await
     }
 
@@ -1272,12 +1269,16 @@ impl Executor for MySqlTransaction {
         let (mut g, mut conn) = self.take().await?;
         let t = &self.target;
         // A savepoint, so a failed load leaves the transaction as it was.
-        let out = match conn.query_drop("SAVEPOINT vp_bulk").await {
-            Ok(()) => {
-                let loaded = load_on(&mut conn, t, table, batches, options).await;
-                end_savepoint(&mut conn, t, loaded).await
-            }
-            Err(e) => Err(t.error(e)),
+        let schema = batches.schema();
+        let out = match prepare_target(&mut conn, t, table, &schema, options).await {
+            Err(e) => Err(e),
+            Ok(()) => match conn.query_drop("SAVEPOINT vp_bulk").await {
+                Ok(()) => {
+                    let loaded = load_on(&mut conn, t, table, batches, options).await;
+                    end_savepoint(&mut conn, t, loaded).await
+                }
+                Err(e) => Err(t.error(e)),
+            },
         };
         *g = TxConn::Idle(conn);
         out

@@ -88,11 +88,7 @@ impl MySqlSource {
         }
         let mut source = Self {
             driver_url: String::new(),
-            password: parsed.password().map(|p| {
-                percent_encoding::percent_decode_str(p)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            }),
+            password: crate::connector::url_password(&parsed),
             database,
             tinyint1_as_bool: false,
             zero_dates: ZeroDates::Null,
@@ -101,17 +97,7 @@ impl MySqlSource {
             connector: None,
             dialect: MySqlDialect {},
         };
-        let mut driver = parsed.clone();
-        driver.set_query(None);
-        // `mariadb://` is the same protocol; the drivers only know `mysql://`.
-        if driver.scheme() != "mysql" {
-            let rest = driver
-                .as_str()
-                .split_once("://")
-                .map(|(_, r)| r.to_string())
-                .unwrap_or_default();
-            driver = url::Url::parse(&format!("mysql://{rest}")).map_err(|e| bad(e.to_string()))?;
-        }
+        let mut driver = client::mysql_scheme(&parsed).map_err(|e| bad(e.to_string()))?;
         {
             let mut pairs = driver.query_pairs_mut();
             for (k, v) in parsed.query_pairs() {
@@ -149,13 +135,9 @@ impl MySqlSource {
                                 bad(format!("chunk_rows must be a positive integer, not `{v}`"))
                             })?
                     }
+                    _ if crate::connector::PoolOptions::is_key(&k) => {}
                     _ => {
-                        let mut probe = crate::connector::PoolOptions::default();
-                        let is_pool = probe.apply(&k, "1").is_ok_and(|b| b)
-                            || probe.apply(&k, "1s").is_ok_and(|b| b);
-                        if !is_pool {
-                            pairs.append_pair(&k, &v);
-                        }
+                        pairs.append_pair(&k, &v);
                     }
                 }
             }

@@ -186,10 +186,7 @@ pub(crate) fn split_url(url: &str) -> Result<SplitUrl> {
     {
         let mut pairs = driver.query_pairs_mut();
         for (k, v) in parsed.query_pairs() {
-            let mut probe = PoolOptions::default();
-            let is_pool =
-                probe.apply(&k, "1").is_ok_and(|b| b) || probe.apply(&k, "1s").is_ok_and(|b| b);
-            if SOURCE_OPTIONS.contains(&k.as_ref()) || is_pool {
+            if SOURCE_OPTIONS.contains(&k.as_ref()) || PoolOptions::is_key(&k) {
                 ours.push((k.to_string(), v.to_string()));
             } else {
                 pairs.append_pair(&k, &v);
@@ -225,11 +222,7 @@ impl PostgresConnector {
                 parsed.port().unwrap_or(5432),
                 parsed.path()
             ),
-            password: parsed.password().map(|p| {
-                percent_encoding::percent_decode_str(p)
-                    .decode_utf8_lossy()
-                    .into_owned()
-            }),
+            password: crate::connector::url_password(&parsed),
         };
         let config: tokio_postgres::Config =
             driver_url

@@ -49,7 +49,6 @@ pub enum PartitionMethod {
 /// A PostgreSQL source.
 pub struct PostgresSource {
     driver_url: String,
-    password: Option<String>,
     default_schema: String,
     partition: PartitionMethod,
     chunk_pages: i64,
@@ -71,7 +70,7 @@ impl std::fmt::Debug for PostgresSource {
 impl PostgresSource {
     /// Parses the URL and checks that the server answers.
     pub async fn connect(url: &str) -> Result<Self> {
-        let (parsed, driver_url, ours) = client::split_url(url)?;
+        let (_, driver_url, ours) = client::split_url(url)?;
         let mut partition = PartitionMethod::Ctid;
         let mut chunk_pages = DEFAULT_CHUNK_PAGES;
         let mut default_schema = "public".to_string();
@@ -103,14 +102,8 @@ impl PostgresSource {
             }
         }
         let connector = PostgresConnector::connect(url).await?;
-        let password = parsed.password().map(|p| {
-            percent_encoding::percent_decode_str(p)
-                .decode_utf8_lossy()
-                .into_owned()
-        });
         let mut source = Self {
             driver_url,
-            password,
             default_schema,
             partition,
             chunk_pages,
@@ -358,7 +351,7 @@ impl Source for PostgresSource {
                 "SET IntervalStyle = 'iso_8601'".into(),
                 "SET extra_float_digits = 3".into(),
             ],
-            secret: self.password.clone(),
+            secret: self.connector.target().password.clone(),
         }
     }
 

@@ -11,7 +11,7 @@ use arrow::record_batch::RecordBatch;
 use bytes::{BufMut, BytesMut};
 use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql, Type};
 
-use crate::connector::value::{cell_fn, Cell, Value};
+use crate::connector::value::{cell_fn, days_of, micros_of_day, Cell, Value};
 use crate::error::{Error, Result};
 use crate::schema::{conform_column, ReadAs};
 
@@ -361,7 +361,7 @@ pub fn encode(cell: &Cell, ty: &Type, out: &mut BytesMut) -> Enc {
                 Cell::Str(s) => {
                     let d = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
                         .map_err(|_| format!("`{s}` is not a date"))?;
-                    Value::Date(d).cell().date_days().unwrap_or_default()
+                    days_of(d)
                 }
                 Cell::Timestamp(us, _) if us.rem_euclid(86_400_000_000) == 0 => {
                     us.div_euclid(86_400_000_000) as i32
@@ -378,10 +378,7 @@ pub fn encode(cell: &Cell, ty: &Type, out: &mut BytesMut) -> Enc {
                 Cell::Str(s) => {
                     let t = chrono::NaiveTime::parse_from_str(s.trim(), "%H:%M:%S%.f")
                         .map_err(|_| format!("`{s}` is not a time of day"))?;
-                    match Value::Time(t).cell() {
-                        Cell::Time(us) => us,
-                        _ => 0,
-                    }
+                    micros_of_day(t)
                 }
                 other => return Err(format!("cannot write {other:?} as time")),
             };
@@ -407,15 +404,6 @@ pub fn encode(cell: &Cell, ty: &Type, out: &mut BytesMut) -> Enc {
         }
     }
     Ok(IsNull::No)
-}
-
-impl Cell<'_> {
-    fn date_days(&self) -> Option<i32> {
-        match self {
-            Cell::Date(d) => Some(*d),
-            _ => None,
-        }
-    }
 }
 
 /// Encodes `cell` with a 4-byte length prefix (-1 for NULL), as fields of COPY and array
