@@ -1,7 +1,7 @@
 //! Bulk extraction of TPC-H `lineitem` from PostgreSQL into Arrow, every contender in one run.
 //!
 //! ```text
-//! cargo bench --bench extract -- [--source postgres|mysql] [--scale 1] [--runs 3]
+//! cargo bench --bench extract -- [--source postgres|mysql] [--scale 1] [--runs 3] [--phases c,d]
 //! ```
 //!
 //! Each measurement runs in a fresh child process (this binary with `--phase`), so peak memory
@@ -11,10 +11,13 @@
 //! (c) `SELECT * FROM pg.lineitem` through the engine, 1 partition;
 //! (d) the same with 2 partitions;
 //! (e) a selective query: `l_shipdate >= '1998-09-01'`, two columns;
-//! (f) as (d) with a consumer slower than the source, to show that memory stays bounded.
+//! (f) as (d) with a consumer slower than the source, to show that memory stays bounded;
+//! (g), (h) as (c), (d) with the engine reading through ConnectorX (`reader=connectorx`) instead
+//! of its own binary COPY decoder.
 //!
 //! For `--source mysql` (MariaDB or MySQL, `VP_MYSQL_URL`, default the local server) the floor
-//! is the `mariadb --quick` client writing the result to /dev/null, and (e) is left out.
+//! is the `mariadb --quick` client writing the result to /dev/null, and (e), (g), (h) are left
+//! out.
 //!
 //! PostgreSQL is found through `VP_POSTGRES_URL` (default the local server); the data is
 //! generated with `tpchgen` and loaded once into schema (database) `vp_bench`, kept between runs.
@@ -207,6 +210,8 @@ struct Report {
     bytes: u64,
     wait_s: f64,
     convert_s: f64,
+    wire_bytes: u64,
+    decode_s: f64,
 }
 
 async fn run_phase(source: &str, phase: &str, scale: f64) -> Report {
@@ -227,6 +232,8 @@ async fn run_phase(source: &str, phase: &str, scale: f64) -> Report {
                 bytes: 0,
                 wait_s: 0.0,
                 convert_s: 0.0,
+                wire_bytes: 0,
+                decode_s: 0.0,
             }
         }
         "a" => {
@@ -242,9 +249,11 @@ async fn run_phase(source: &str, phase: &str, scale: f64) -> Report {
             }
             Report {
                 rows: 0,
-                bytes,
+                bytes: 0,
                 wait_s: 0.0,
                 convert_s: 0.0,
+                wire_bytes: bytes,
+                decode_s: 0.0,
             }
         }
         "b" => {
@@ -266,18 +275,28 @@ async fn run_phase(source: &str, phase: &str, scale: f64) -> Report {
                     bytes,
                     wait_s: 0.0,
                     convert_s: 0.0,
+                    wire_bytes: 0,
+                    decode_s: 0.0,
                 }
             })
             .await
             .unwrap()
         }
-        "c" | "d" | "e" | "f" => {
-            let partitions = if phase == "d" || phase == "f" { 2 } else { 1 };
+        "c" | "d" | "e" | "f" | "g" | "h" => {
+            let partitions = if matches!(phase, "d" | "f" | "h") {
+                2
+            } else {
+                1
+            };
             let engine = Engine::builder().target_partitions(partitions).build();
             // Extra source options for experiments, e.g. VP_BENCH_OPTIONS=chunk_pages=16384.
-            let extra = std::env::var("VP_BENCH_OPTIONS")
+            let mut extra = std::env::var("VP_BENCH_OPTIONS")
                 .map(|o| format!("&{o}"))
                 .unwrap_or_default();
+            if matches!(phase, "g" | "h") {
+                // The engine reading PostgreSQL through ConnectorX instead of its COPY reader.
+                extra.push_str("&reader=connectorx");
+            }
             let source_url = if mysql {
                 format!("{}?partition=key{extra}", mysql_url())
             } else {
@@ -306,6 +325,8 @@ async fn run_phase(source: &str, phase: &str, scale: f64) -> Report {
                 bytes: 0,
                 wait_s: 0.0,
                 convert_s: 0.0,
+                wire_bytes: 0,
+                decode_s: 0.0,
             };
             collect_metrics(plan.as_ref(), &mut report);
             report
@@ -324,6 +345,8 @@ fn collect_metrics(plan: &dyn datafusion::physical_plan::ExecutionPlan, r: &mut 
                     "arrow_bytes" => r.bytes += v.as_usize() as u64,
                     "source_wait_time" => r.wait_s += v.as_usize() as f64 / 1e9,
                     "convert_time" => r.convert_s += v.as_usize() as f64 / 1e9,
+                    "source_bytes" => r.wire_bytes += v.as_usize() as u64,
+                    "decode_time" => r.decode_s += v.as_usize() as f64 / 1e9,
                     _ => {}
                 }
             }
@@ -358,12 +381,14 @@ fn main() {
         let wall = start.elapsed().as_secs_f64();
         let (cpu1, rss) = rusage();
         println!(
-            "{wall} {} {rss} {} {} {} {}",
+            "{wall} {} {rss} {} {} {} {} {} {}",
             cpu1 - cpu0,
             r.rows,
             r.bytes,
             r.wait_s,
-            r.convert_s
+            r.convert_s,
+            r.wire_bytes,
+            r.decode_s
         );
         return;
     }
@@ -385,9 +410,15 @@ fn main() {
         ("d", "engine, 2 partitions"),
         ("e", "engine, selective (2 cols, shipdate >= 1998-09-01)"),
         ("f", "engine, 2 partitions, slow consumer (20 ms per batch)"),
+        ("g", "engine via ConnectorX reader, 1 partition"),
+        ("h", "engine via ConnectorX reader, 2 partitions"),
     ];
     if source == "mysql" {
-        names.retain(|(p, _)| *p != "e");
+        names.retain(|(p, _)| !matches!(*p, "e" | "g" | "h"));
+    }
+    // `--phases c,d` runs only those contenders after the floor and ConnectorX.
+    if let Some(only) = arg(&args, "--phases") {
+        names.retain(|(p, _)| matches!(*p, "a" | "b") || only.split(',').any(|o| o == *p));
     }
     let mut results = vec![];
     for (phase, name) in names {
@@ -417,17 +448,30 @@ fn main() {
             );
         }
         let col = |i: usize| median(&mut samples.iter().map(|s| s[i]).collect::<Vec<_>>());
-        results.push((name, col(0), col(1), col(2), col(3), col(4), col(5), col(6)));
+        results.push((
+            name,
+            [
+                col(0),
+                col(1),
+                col(2),
+                col(3),
+                col(4),
+                col(5),
+                col(6),
+                col(7),
+                col(8),
+            ],
+        ));
         eprintln!("{name}: median {:.2}s", col(0));
     }
-    let floor = results[0].1;
-    let cx = results[1].1;
+    let floor = results[0].1[0];
+    let cx = results[1].1[0];
     println!("TPC-H lineitem from {source}, scale {scale}, {runs} runs per contender (medians), one run of this benchmark\n");
-    println!("| contender | wall s | / floor | / ConnectorX | client CPU s | peak RSS MiB | rows | bytes | wait s | convert s |");
-    println!("|---|---|---|---|---|---|---|---|---|---|");
-    for (name, wall, cpu, rss, rows, bytes, wait, conv) in &results {
+    println!("| contender | wall s | / floor | / ConnectorX | client CPU s | peak RSS MiB | rows | Arrow bytes | wire bytes | wait s | decode s | convert s |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for (name, [wall, cpu, rss, rows, bytes, wait, conv, wire, decode]) in &results {
         println!(
-            "| {name} | {wall:.2} | {:.2} | {:.2} | {cpu:.2} | {rss:.0} | {rows:.0} | {bytes:.0} | {wait:.2} | {conv:.2} |",
+            "| {name} | {wall:.2} | {:.2} | {:.2} | {cpu:.2} | {rss:.0} | {rows:.0} | {bytes:.0} | {wire:.0} | {wait:.2} | {decode:.2} | {conv:.2} |",
             wall / floor,
             wall / cx
         );

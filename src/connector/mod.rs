@@ -89,6 +89,8 @@ pub enum ReaderConfig {
         /// The database file.
         path: std::path::PathBuf,
     },
+    /// The backend's own reader.
+    Native(Arc<dyn crate::read::ScanReader>),
 }
 
 /// What the provider layer needs from one backend.

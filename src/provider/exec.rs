@@ -22,6 +22,7 @@ use tokio::sync::OnceCell;
 use crate::connector::{ReaderConfig, Source};
 use crate::read::cx::{self, CxRequest, ReadMetrics};
 use crate::read::sqlite::{self, SqliteRequest};
+use crate::read::ScanRequest;
 use crate::schema::{conform_batch, schema_of, ColumnSpec};
 
 /// Statements and owner of a snapshot shared by all partitions of one scan.
@@ -186,10 +187,22 @@ impl ExecutionPlan for RemoteScanExec {
         let schema = self.schema.clone();
         let columns = self.columns.clone();
         let reader = source.reader();
+        let decodes = matches!(reader, ReaderConfig::Native(_));
         let metrics = ReadMetrics {
             rows: MetricBuilder::new(&self.metrics).counter("source_rows", partition),
             bytes: MetricBuilder::new(&self.metrics).counter("arrow_bytes", partition),
+            // Only a reader that sees the wire and decodes itself can tell these apart.
+            wire_bytes: if decodes {
+                MetricBuilder::new(&self.metrics).counter("source_bytes", partition)
+            } else {
+                Default::default()
+            },
             wait: MetricBuilder::new(&self.metrics).subset_time("source_wait_time", partition),
+            decode: if decodes {
+                MetricBuilder::new(&self.metrics).subset_time("decode_time", partition)
+            } else {
+                Default::default()
+            },
             convert: MetricBuilder::new(&self.metrics).subset_time("convert_time", partition),
         };
         let limit = self.limit;
@@ -235,6 +248,21 @@ impl ExecutionPlan for RemoteScanExec {
                     let conform: cx::Conform =
                         Arc::new(move |batch| conform_batch(batch, &conform_schema, &columns));
                     cx::spawn(request, conform, metrics, keep_alive)
+                }
+                ReaderConfig::Native(native) => {
+                    let (pre_execution, keep_alive) = match shared {
+                        Some((statements, owner)) => (statements, Some(owner)),
+                        None => (vec![], None),
+                    };
+                    let request = ScanRequest {
+                        queries,
+                        pre_execution,
+                        columns,
+                        schema: schema.clone(),
+                        batch_size,
+                        limit,
+                    };
+                    native.spawn(request, metrics, keep_alive)
                 }
                 ReaderConfig::Sqlite { path } => {
                     let request = SqliteRequest {

@@ -62,11 +62,18 @@ impl std::fmt::Debug for CxRequest {
 pub struct ReadMetrics {
     /// Rows received from the source.
     pub rows: Count,
-    /// Arrow bytes handed on (`arrow_bytes`; ConnectorX exposes no count of bytes on the wire).
+    /// Arrow bytes handed on (`arrow_bytes`).
     pub bytes: Count,
-    /// Time spent waiting for ConnectorX (network, server and ConnectorX's own decoding).
+    /// Bytes received from the source on the wire (`source_bytes`; readers that see the wire
+    /// only: ConnectorX exposes no such count).
+    pub wire_bytes: Count,
+    /// Time spent waiting for the source: network and server (for ConnectorX also its own
+    /// decoding, which runs in the same call).
     pub wait: Time,
-    /// Time spent converting ConnectorX's batches into the declared types.
+    /// Time spent decoding the source's bytes into Arrow arrays (`decode_time`; readers that
+    /// decode themselves only).
+    pub decode: Time,
+    /// Time spent converting batches into the declared types.
     pub convert: Time,
 }
 

@@ -4,8 +4,51 @@
 //! [`bridge`] moves batches across through the Arrow C Data Interface without copying a buffer,
 //! and [`cx`] runs ConnectorX's blocking record-batch iterator on a thread of its own, turning
 //! its panics into errors and bounding how much it may read ahead. [`sqlite`] reads SQLite files
-//! in process.
+//! in process. A backend may bring its own [`ScanReader`] instead (PostgreSQL's binary COPY
+//! decoder).
 
 pub mod bridge;
 pub mod cx;
 pub mod sqlite;
+
+use std::any::Any;
+use std::sync::Arc;
+
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+
+pub use cx::ReadMetrics;
+
+use crate::error::Result;
+use crate::schema::ColumnSpec;
+
+/// What one partition of a scan reads.
+#[derive(Debug, Clone)]
+pub struct ScanRequest {
+    /// Queries run one after the other (the partition's chunks).
+    pub queries: Vec<String>,
+    /// Statements run on the reading connection before the queries (snapshot import).
+    pub pre_execution: Vec<String>,
+    /// The columns the queries select, in order.
+    pub columns: Vec<ColumnSpec>,
+    /// The Arrow schema batches must have (the columns' declared types).
+    pub schema: SchemaRef,
+    /// Rows per batch.
+    pub batch_size: usize,
+    /// Stop after this many rows (the pushed-down limit).
+    pub limit: Option<usize>,
+}
+
+/// A backend's own reader of scan queries, used instead of ConnectorX where it is faster or
+/// reports more (PostgreSQL's binary COPY reader).
+pub trait ScanReader: std::fmt::Debug + Send + Sync {
+    /// Starts reading `request` on a thread of its own; batches (or one error, last) arrive on
+    /// the receiver, at most [`cx::CHANNEL_DEPTH`] ahead of the consumer. `keep_alive` is held
+    /// until the reading ends (the transaction that exported the snapshot the queries import).
+    fn spawn(
+        &self,
+        request: ScanRequest,
+        metrics: ReadMetrics,
+        keep_alive: Option<Arc<dyn Any + Send + Sync>>,
+    ) -> tokio::sync::mpsc::Receiver<Result<RecordBatch>>;
+}

@@ -95,16 +95,30 @@ pub async fn pg_client(url: &str) -> tokio_postgres::Client {
 
 pub struct PgFixture;
 
+/// PostgreSQL read through ConnectorX instead of the binary COPY reader.
+pub struct PgConnectorXFixture;
+
 pub struct PgNamespace {
     pub base: String,
     pub schema: String,
     pub client: tokio_postgres::Client,
+    /// Source options every URL of this namespace carries.
+    pub options: String,
 }
 
 #[async_trait]
 impl Fixture for PgFixture {
     async fn namespace(&self, test: &str) -> Arc<dyn Namespace> {
         Arc::new(PgNamespace::new(test).await)
+    }
+}
+
+#[async_trait]
+impl Fixture for PgConnectorXFixture {
+    async fn namespace(&self, test: &str) -> Arc<dyn Namespace> {
+        let mut ns = PgNamespace::new(&format!("{test}_cx")).await;
+        ns.options = "reader=connectorx".into();
+        Arc::new(ns)
     }
 }
 
@@ -123,6 +137,7 @@ impl PgNamespace {
             base,
             schema,
             client,
+            options: String::new(),
         }
     }
 }
@@ -139,6 +154,10 @@ impl Namespace for PgNamespace {
     fn url(&self, options: &str) -> String {
         let sep = if self.base.contains('?') { '&' } else { '?' };
         let mut u = format!("{}{sep}schema={}", self.base, self.schema);
+        if !self.options.is_empty() {
+            u.push('&');
+            u.push_str(&self.options);
+        }
         if !options.is_empty() {
             u.push('&');
             u.push_str(options);

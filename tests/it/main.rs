@@ -13,6 +13,10 @@ mod postgres_conformance {
     crate::conformance_suite!(crate::common::PgFixture, "chunk_pages=2");
 }
 
+mod postgres_connectorx_conformance {
+    crate::conformance_suite!(crate::common::PgConnectorXFixture, "chunk_pages=2");
+}
+
 mod mysql_conformance {
     crate::conformance_suite!(crate::common::MySqlFixture, "chunk_rows=100");
 }

@@ -27,7 +27,7 @@ type Manager = PostgresConnectionManager<NoTls>;
 pub type PgConn = PooledConnection<'static, Manager>;
 
 /// Options in a PostgreSQL URL that the table source reads (the connector ignores them).
-pub const SOURCE_OPTIONS: &[&str] = &["partition", "chunk_pages", "schema"];
+pub const SOURCE_OPTIONS: &[&str] = &["partition", "chunk_pages", "schema", "reader"];
 
 /// Statements every pooled connection runs once, so results do not depend on server defaults.
 const SESSION_SETUP: &str =

@@ -97,8 +97,9 @@ pub fn numeric_arrow_type(typmod: i32) -> DataType {
     numeric_type(typmod).unwrap_or(DataType::Utf8)
 }
 
-/// Maps one column.
-pub fn column_spec(c: &PgColumn) -> ColumnSpec {
+/// Maps one column; `exact_decimals`: the reader decodes every `numeric` into a Decimal128
+/// exactly (the binary COPY reader), so no Decimal128 column needs its text form.
+pub fn column_spec_for(c: &PgColumn, exact_decimals: bool) -> ColumnSpec {
     let nullable = !c.not_null;
     let name = c.name.as_str();
     let source = c.formatted.clone();
@@ -115,7 +116,9 @@ pub fn column_spec(c: &PgColumn) -> ColumnSpec {
         "numeric" => match numeric_type(c.typmod) {
             // ConnectorX decodes through rust_decimal rescaled to scale 10: exact for s <= 10 with
             // at most 18 integer digits (it errors, never rounds, beyond). Others: text form.
-            Some(DataType::Decimal128(p, s)) if s <= 10 && (p as i32 - s as i32) <= 18 => {
+            Some(DataType::Decimal128(p, s))
+                if exact_decimals || (s <= 10 && (p as i32 - s as i32) <= 18) =>
+            {
                 native(DataType::Decimal128(p, s))
             }
             Some(dt) => {
@@ -162,6 +165,10 @@ pub fn column_spec(c: &PgColumn) -> ColumnSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn column_spec(c: &PgColumn) -> ColumnSpec {
+        column_spec_for(c, false)
+    }
 
     fn col(typname: &str, typmod: i32) -> PgColumn {
         PgColumn {

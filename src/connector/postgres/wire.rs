@@ -13,7 +13,7 @@ use tokio_postgres::types::{FromSql, IsNull, Kind, ToSql, Type};
 
 use crate::connector::value::{cell_fn, days_of, micros_of_day, Cell, Value};
 use crate::error::{Error, Result};
-use crate::schema::{conform_column, ReadAs};
+use crate::schema::{conform_column, ColumnSpec, ReadAs};
 
 /// Days between 1970-01-01 and PostgreSQL's epoch 2000-01-01.
 const PG_EPOCH_DAYS: i32 = 10_957;
@@ -498,7 +498,7 @@ impl<'a> FromSql<'a> for Raw<'a> {
 
 /// How a result column is decoded.
 #[derive(Debug, Clone)]
-enum Dec {
+pub(super) enum Dec {
     Bool,
     I16,
     I32,
@@ -517,6 +517,8 @@ enum Dec {
     Time,
     Interval,
     Numeric(DataType),
+    /// `numeric` straight into a Decimal128(precision, scale), exact or an error.
+    Decimal128(u8, i8),
     /// A one-dimensional array of the inner type.
     List(Box<Dec>, FieldRef),
 }
@@ -591,13 +593,67 @@ fn decoder(ty: &Type, typmod: i32) -> Option<(Dec, DataType)> {
             Dec::Interval,
             DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano),
         ),
-        Type::NUMERIC => {
-            let dt = super::types::numeric_arrow_type(typmod);
-            (Dec::Numeric(dt.clone()), dt)
-        }
+        Type::NUMERIC => match super::types::numeric_arrow_type(typmod) {
+            DataType::Decimal128(p, s) => (Dec::Decimal128(p, s), DataType::Decimal128(p, s)),
+            dt => (Dec::Numeric(dt.clone()), dt),
+        },
         _ if ty.name() == "citext" => (text, DataType::Utf8),
         _ => return None,
     })
+}
+
+/// How a scan column arrives in binary COPY: text-read columns as text (converted to their
+/// declared type afterwards), native ones in the binary form of the source type the declared
+/// Arrow type stands for. `None` when no decoder fits (the caller reports the column).
+pub(super) fn copy_dec(spec: &ColumnSpec) -> Option<Dec> {
+    let text = |trim| Dec::Text { trim, jsonb: false };
+    match spec.read {
+        ReadAs::Text | ReadAs::TextNoZeroDates => return Some(text(false)),
+        ReadAs::TrimPad => return Some(text(true)),
+        ReadAs::Native | ReadAs::NativeZeroDateNull => {}
+    }
+    fn native(dt: &DataType, source_type: &str) -> Option<Dec> {
+        Some(match dt {
+            DataType::Boolean => Dec::Bool,
+            DataType::Int16 => Dec::I16,
+            DataType::Int32 => Dec::I32,
+            DataType::Int64 => Dec::I64,
+            DataType::Float32 => Dec::F32,
+            DataType::Float64 => Dec::F64,
+            DataType::Utf8 => match source_type {
+                "uuid" => Dec::Uuid,
+                "jsonb" => Dec::Text {
+                    trim: false,
+                    jsonb: true,
+                },
+                "character" => Dec::Text {
+                    trim: true,
+                    jsonb: false,
+                },
+                _ => Dec::Text {
+                    trim: false,
+                    jsonb: false,
+                },
+            },
+            DataType::Binary => Dec::Bytes,
+            DataType::Date32 => Dec::Date,
+            DataType::Timestamp(TimeUnit::Microsecond, tz) => Dec::Ts(tz.is_some()),
+            DataType::Time64(TimeUnit::Microsecond) => Dec::Time,
+            DataType::Interval(arrow::datatypes::IntervalUnit::MonthDayNano) => Dec::Interval,
+            DataType::Decimal128(p, s) => Dec::Decimal128(*p, *s),
+            DataType::List(field) => {
+                let elem = source_type.strip_suffix("[]").unwrap_or(source_type);
+                let elem = elem.split('(').next().unwrap_or(elem);
+                let inner = native(field.data_type(), elem)?;
+                if matches!(inner, Dec::List(..)) {
+                    return None;
+                }
+                Dec::List(Box::new(inner), field.clone())
+            }
+            _ => return None,
+        })
+    }
+    native(spec.field.data_type(), &spec.source_type)
 }
 
 fn be<const N: usize>(raw: &[u8]) -> std::result::Result<[u8; N], String> {
@@ -667,7 +723,99 @@ pub fn numeric_text(raw: &[u8]) -> std::result::Result<String, String> {
     Ok(out)
 }
 
-enum Acc {
+/// Powers of ten that fit an i128.
+const POW10: [i128; 39] = {
+    let mut t = [1i128; 39];
+    let mut i = 1;
+    while i < 39 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+/// Decodes PostgreSQL's binary `numeric` into the unscaled integer of a Decimal128(precision,
+/// scale): exact, or an error when the value would be rounded or does not fit.
+pub(super) fn numeric_i128(
+    raw: &[u8],
+    precision: u8,
+    scale: i8,
+) -> std::result::Result<i128, String> {
+    if raw.len() < 8 {
+        return Err("short numeric".into());
+    }
+    let n = u16::from_be_bytes([raw[0], raw[1]]) as usize;
+    let weight = i16::from_be_bytes([raw[2], raw[3]]) as i32;
+    let negative = match u16::from_be_bytes([raw[4], raw[5]]) {
+        0x0000 => false,
+        0x4000 => true,
+        0xC000 => return Err("NaN has no Decimal value".into()),
+        0xD000 | 0xF000 => return Err("infinity has no Decimal value".into()),
+        other => return Err(format!("unknown numeric sign {other:#x}")),
+    };
+    let digits = raw
+        .get(8..8 + 2 * n)
+        .ok_or_else(|| "short numeric".to_string())?;
+    let too_wide = || {
+        format!(
+            "{} does not fit Decimal({precision},{scale})",
+            numeric_text(raw).unwrap_or_default()
+        )
+    };
+    // The base-10000 digits as one integer (Horner), in 64 bits while it fits.
+    let mut small: u64 = 0;
+    let mut big: Option<i128> = None;
+    for pair in digits.chunks_exact(2) {
+        let d = u16::from_be_bytes([pair[0], pair[1]]) as u64;
+        match big {
+            None if small < 100_000_000_000_000 => small = small * 10_000 + d,
+            None => {
+                big = Some(
+                    (small as i128)
+                        .checked_mul(10_000)
+                        .and_then(|v| v.checked_add(d as i128))
+                        .ok_or_else(too_wide)?,
+                )
+            }
+            Some(v) => {
+                big = Some(
+                    v.checked_mul(10_000)
+                        .and_then(|v| v.checked_add(d as i128))
+                        .ok_or_else(too_wide)?,
+                )
+            }
+        }
+    }
+    let whole = big.unwrap_or(small as i128);
+    // value = whole * 10000^(weight - n + 1); unscaled = value * 10^scale.
+    let exp = 4 * (weight - n as i32 + 1) + scale as i32;
+    let unscaled = if whole == 0 {
+        0
+    } else if exp >= 0 {
+        let m = POW10.get(exp as usize).ok_or_else(too_wide)?;
+        whole.checked_mul(*m).ok_or_else(too_wide)?
+    } else {
+        let Some(d) = POW10.get((-exp) as usize) else {
+            return Err(format!(
+                "value {} has more than {scale} fractional digits; reading it as Decimal({precision},{scale}) would round it",
+                numeric_text(raw).unwrap_or_default()
+            ));
+        };
+        if whole % d != 0 {
+            return Err(format!(
+                "value {} has more than {scale} fractional digits; reading it as Decimal({precision},{scale}) would round it",
+                numeric_text(raw).unwrap_or_default()
+            ));
+        }
+        whole / d
+    };
+    if precision < 39 && unscaled.unsigned_abs() >= POW10[precision as usize].unsigned_abs() {
+        return Err(too_wide());
+    }
+    Ok(if negative { -unscaled } else { unscaled })
+}
+
+pub(super) enum Acc {
     Bool(BooleanBuilder),
     I16(Int16Builder),
     I32(Int32Builder),
@@ -680,6 +828,7 @@ enum Acc {
     Ts(TimestampMicrosecondBuilder, bool),
     Time(Time64MicrosecondBuilder),
     Iv(IntervalMonthDayNanoBuilder),
+    D128(Decimal128Builder),
     List {
         child: Box<Acc>,
         offsets: Vec<i32>,
@@ -688,7 +837,7 @@ enum Acc {
 }
 
 impl Acc {
-    fn new(dec: &Dec) -> Acc {
+    pub(super) fn new(dec: &Dec) -> Acc {
         match dec {
             Dec::Bool => Acc::Bool(BooleanBuilder::new()),
             Dec::I16 => Acc::I16(Int16Builder::new()),
@@ -702,6 +851,7 @@ impl Acc {
             Dec::Ts(utc) => Acc::Ts(TimestampMicrosecondBuilder::new(), *utc),
             Dec::Time => Acc::Time(Time64MicrosecondBuilder::new()),
             Dec::Interval => Acc::Iv(IntervalMonthDayNanoBuilder::new()),
+            Dec::Decimal128(..) => Acc::D128(Decimal128Builder::new()),
             Dec::List(inner, _) => Acc::List {
                 child: Box::new(Acc::new(inner)),
                 offsets: vec![0],
@@ -710,7 +860,11 @@ impl Acc {
         }
     }
 
-    fn push(&mut self, dec: &Dec, raw: Option<&[u8]>) -> std::result::Result<(), String> {
+    pub(super) fn push(
+        &mut self,
+        dec: &Dec,
+        raw: Option<&[u8]>,
+    ) -> std::result::Result<(), String> {
         let Some(raw) = raw else {
             match self {
                 Acc::Bool(b) => b.append_null(),
@@ -725,6 +879,7 @@ impl Acc {
                 Acc::Ts(b, _) => b.append_null(),
                 Acc::Time(b) => b.append_null(),
                 Acc::Iv(b) => b.append_null(),
+                Acc::D128(b) => b.append_null(),
                 Acc::List { offsets, valid, .. } => {
                     offsets.push(offsets.last().copied().unwrap_or(0));
                     valid.push(false);
@@ -803,12 +958,13 @@ impl Acc {
                 let m = i32::from_be_bytes(r[12..16].try_into().unwrap_or_default());
                 b.append_value(IntervalMonthDayNano::new(m, d, us * 1000))
             }
-            (Acc::List { .. }, _) => return Err("array decoder mismatch".into()),
+            (Acc::D128(b), Dec::Decimal128(p, s)) => b.append_value(numeric_i128(raw, *p, *s)?),
+            (Acc::D128(_), _) | (Acc::List { .. }, _) => return Err("decoder mismatch".into()),
         }
         Ok(())
     }
 
-    fn finish(self, name: &str, dec: &Dec) -> Result<ArrayRef> {
+    pub(super) fn finish(self, name: &str, dec: &Dec) -> Result<ArrayRef> {
         let a: ArrayRef = match self {
             Acc::Bool(mut b) => Arc::new(b.finish()),
             Acc::I16(mut b) => Arc::new(b.finish()),
@@ -822,6 +978,13 @@ impl Acc {
             Acc::Ts(mut b, utc) => Arc::new(b.finish().with_timezone_opt(utc.then_some("UTC"))),
             Acc::Time(mut b) => Arc::new(b.finish()),
             Acc::Iv(mut b) => Arc::new(b.finish()),
+            Acc::D128(mut b) => {
+                let (p, s) = match dec {
+                    Dec::Decimal128(p, s) => (*p, *s),
+                    _ => (38, 0),
+                };
+                Arc::new(b.finish().with_precision_and_scale(p, s)?)
+            }
             Acc::List {
                 child,
                 offsets,
@@ -996,6 +1159,46 @@ mod tests {
         let mut b = BytesMut::new();
         encode(&cell, ty, &mut b)?;
         Ok(b.to_vec())
+    }
+
+    #[test]
+    fn numeric_decodes_exactly_into_decimal128() {
+        let num = |t: &str| enc(Cell::Str(t.into()), &Type::NUMERIC).unwrap();
+        for (t, p, s, want) in [
+            ("0", 15, 2, 0i128),
+            ("12345.67", 15, 2, 1_234_567),
+            ("-12345.6", 15, 2, -1_234_560),
+            ("0.01", 15, 2, 1),
+            ("10000", 15, 2, 1_000_000),
+            ("-99999999.1234567891", 38, 10, -999_999_991_234_567_891),
+            ("3.14159", 38, 10, 31_415_900_000),
+            (
+                "12345678901234567890123456.12",
+                28,
+                2,
+                1_234_567_890_123_456_789_012_345_612,
+            ),
+            (
+                "99999999999999999999999999999999999999",
+                38,
+                0,
+                i128::pow(10, 38) - 1,
+            ),
+            ("5.00", 1, 0, 5),
+        ] {
+            assert_eq!(numeric_i128(&num(t), p, s).unwrap(), want, "{t}");
+        }
+        let err = numeric_i128(&num("0.123"), 15, 2).unwrap_err();
+        assert!(err.contains("would round"), "{err}");
+        let err = numeric_i128(&num("0.00001"), 38, 0).unwrap_err();
+        assert!(err.contains("would round"), "{err}");
+        let err = numeric_i128(&num("1000"), 4, 2).unwrap_err();
+        assert!(err.contains("does not fit"), "{err}");
+        let err = numeric_i128(&num("1e40"), 38, 0).unwrap_err();
+        assert!(err.contains("does not fit"), "{err}");
+        let err = numeric_i128(&num("NaN"), 38, 0).unwrap_err();
+        assert!(err.contains("NaN"), "{err}");
+        assert!(numeric_i128(&[0, 1], 10, 0).is_err());
     }
 
     #[test]
