@@ -14,13 +14,14 @@ pub mod sqlite;
 use std::any::Any;
 use std::sync::Arc;
 
+use arrow::array::{ArrayRef, RecordBatchOptions};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 
 pub use cx::ReadMetrics;
 
 use crate::error::Result;
-use crate::schema::ColumnSpec;
+use crate::schema::{conform_column, ColumnSpec};
 
 /// What one partition of a scan reads.
 #[derive(Debug, Clone)]
@@ -51,4 +52,44 @@ pub trait ScanReader: std::fmt::Debug + Send + Sync {
         metrics: ReadMetrics,
         keep_alive: Option<Arc<dyn Any + Send + Sync>>,
     ) -> tokio::sync::mpsc::Receiver<Result<RecordBatch>>;
+}
+
+/// Readers that decode themselves: gives a decoded batch its declared types (columns read
+/// through their text form are parsed; the others already have them), applies the limit
+/// (`remaining` counts down) and records rows, Arrow bytes and conversion time.
+pub fn finish_batch(
+    raw: RecordBatch,
+    request: &ScanRequest,
+    metrics: &ReadMetrics,
+    remaining: &mut Option<usize>,
+) -> Result<RecordBatch> {
+    let converting = std::time::Instant::now();
+    let rows = raw.num_rows();
+    let columns = raw
+        .columns()
+        .iter()
+        .zip(&request.columns)
+        .map(|(array, spec)| {
+            if array.data_type() == spec.field.data_type() {
+                Ok(array.clone())
+            } else {
+                conform_column(spec.name(), array, spec.field.data_type(), spec.read)
+            }
+        })
+        .collect::<Result<Vec<ArrayRef>>>()?;
+    let mut batch = RecordBatch::try_new_with_options(
+        request.schema.clone(),
+        columns,
+        &RecordBatchOptions::new().with_row_count(Some(rows)),
+    )?;
+    metrics.convert.add_duration(converting.elapsed());
+    if let Some(left) = remaining.as_mut() {
+        if batch.num_rows() > *left {
+            batch = batch.slice(0, *left);
+        }
+        *left -= batch.num_rows();
+    }
+    metrics.rows.add(batch.num_rows());
+    metrics.bytes.add(batch.get_array_memory_size());
+    Ok(batch)
 }

@@ -195,9 +195,14 @@ pub fn mysql_base() -> String {
 
 pub struct MySqlFixture;
 
+/// MySQL read through ConnectorX instead of the native binary-protocol reader.
+pub struct MySqlConnectorXFixture;
+
 pub struct MySqlNamespace {
     pub database: String,
     conn: std::sync::Mutex<mysql::Conn>,
+    /// Source options every URL of this namespace carries.
+    pub options: String,
 }
 
 impl MySqlNamespace {
@@ -214,6 +219,7 @@ impl MySqlNamespace {
         Self {
             database,
             conn: std::sync::Mutex::new(conn),
+            options: String::new(),
         }
     }
 }
@@ -222,6 +228,15 @@ impl MySqlNamespace {
 impl Fixture for MySqlFixture {
     async fn namespace(&self, test: &str) -> Arc<dyn Namespace> {
         Arc::new(MySqlNamespace::new(test))
+    }
+}
+
+#[async_trait]
+impl Fixture for MySqlConnectorXFixture {
+    async fn namespace(&self, test: &str) -> Arc<dyn Namespace> {
+        let mut ns = MySqlNamespace::new(&format!("{test}_cx"));
+        ns.options = "reader=connectorx".into();
+        Arc::new(ns)
     }
 }
 
@@ -243,6 +258,10 @@ impl Namespace for MySqlNamespace {
 
     fn url(&self, options: &str) -> String {
         let mut u = format!("{}/{}?tinyint1_as_bool=true", mysql_base(), self.database);
+        if !self.options.is_empty() {
+            u.push('&');
+            u.push_str(&self.options);
+        }
         if !options.is_empty() {
             u.push('&');
             u.push_str(options);

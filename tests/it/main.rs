@@ -21,6 +21,10 @@ mod mysql_conformance {
     crate::conformance_suite!(crate::common::MySqlFixture, "chunk_rows=100");
 }
 
+mod mysql_connectorx_conformance {
+    crate::conformance_suite!(crate::common::MySqlConnectorXFixture, "chunk_rows=100");
+}
+
 mod sqlite_conformance {
     crate::conformance_suite!(crate::common::SqliteFixture, "chunk_rows=100");
 }

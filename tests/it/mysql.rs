@@ -24,11 +24,20 @@ INSERT INTO types VALUES
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn type_round_trip() {
-    let ns = MySqlNamespace::new("my_types");
+    type_round_trip_with("native").await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn type_round_trip_connectorx() {
+    type_round_trip_with("connectorx").await
+}
+
+async fn type_round_trip_with(reader: &str) {
+    let ns = MySqlNamespace::new(&format!("my_types_{reader}"));
     ns.exec("SET SESSION time_zone = '+05:00'").await;
     ns.exec(TYPES_DDL).await;
     // Session time zone of the reader is UTC whatever the server's: TIMESTAMP is an instant.
-    let e = engine(&ns, Engine::builder(), "").await;
+    let e = engine(&ns, Engine::builder(), &format!("reader={reader}")).await;
     let batches = e
         .sql_collect("SELECT * FROM src.types ORDER BY id")
         .await
@@ -346,6 +355,7 @@ async fn connection_errors() {
         "tinyint1_as_bool=2",
         "partition=ctid",
         "chunk_rows=-1",
+        "reader=odbc",
     ] {
         let err = e
             .register_source("m4", &format!("{}/test?{bad}", mysql_base()))
@@ -362,4 +372,79 @@ async fn connection_errors() {
     assert_eq!(query(&e, "SELECT 1 AS one").await, vec!["1"]);
     let err = e.register_source("m5", &mysql_base()).await.unwrap_err();
     assert!(err.to_string().contains("name the database"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_reader_metrics_errors_and_passwords() {
+    let ns = MySqlNamespace::new("my_native");
+    ns.exec(
+        "CREATE TABLE dg (d INT); INSERT INTO dg VALUES (0),(1),(2),(3),(4),(5),(6),(7),(8),(9);
+         CREATE TABLE m (k INT PRIMARY KEY, s VARCHAR(20));
+         INSERT INTO m SELECT a.d + 10*b.d + 100*c.d + 1000*e.d + 1, CONCAT('v', a.d)
+           FROM dg a, dg b, dg c, dg e;
+         CREATE VIEW boom AS SELECT (SELECT k FROM m) AS x FROM m;",
+    )
+    .await;
+    let e = engine(&ns, Engine::builder().target_partitions(2), "").await;
+    let out = query(
+        &e,
+        "EXPLAIN ANALYZE SELECT count(*) FROM src.m WHERE k > 1000",
+    )
+    .await
+    .join("\n");
+    let scan = out
+        .lines()
+        .find(|l| l.contains("RemoteScanExec"))
+        .expect(&out)
+        .to_string();
+    assert!(scan.contains("source_rows=9.00 K"), "{scan}");
+    assert!(scan.contains("source_bytes="), "{scan}");
+    assert!(scan.contains("decode_time="), "{scan}");
+    assert!(scan.contains("source_wait_time="), "{scan}");
+    assert_eq!(
+        query(
+            &e,
+            "SELECT s, count(*) FROM src.m WHERE k <= 20 GROUP BY s ORDER BY s"
+        )
+        .await[..2],
+        ["v0|2".to_string(), "v1|2".to_string()]
+    );
+    // A server error in the middle of the result is an error with the server's code.
+    let err = e.sql_collect("SELECT * FROM src.boom").await.unwrap_err();
+    assert!(err.to_string().contains("more than 1 row"), "{err}");
+    assert_eq!(query(&e, "SELECT count(*) FROM src.m").await, vec!["10000"]);
+    // A user with a password (mysql_native_password on MariaDB) reads through the native reader.
+    let user = format!("vp_reader_{}", std::process::id());
+    ns.exec(&format!(
+        "CREATE USER '{user}'@'%' IDENTIFIED BY 's3cret!pw';
+         GRANT SELECT ON {db}.* TO '{user}'@'%';",
+        db = ns.database
+    ))
+    .await;
+    let mut url = url::Url::parse(&ns.url("")).unwrap();
+    url.set_username(&user).unwrap();
+    url.set_password(Some("s3cret!pw")).unwrap();
+    let with_password = Engine::builder().target_partitions(2).build();
+    with_password
+        .register_source("src", url.as_str())
+        .await
+        .unwrap();
+    assert_eq!(
+        query(
+            &with_password,
+            "SELECT count(*), sum(k) FROM src.m WHERE k > 5000"
+        )
+        .await,
+        vec!["5000|37502500"]
+    );
+    let plan = query(
+        &with_password,
+        "EXPLAIN ANALYZE SELECT k FROM src.m WHERE k > 9990",
+    )
+    .await
+    .join("\n");
+    assert!(plan.contains("decode_time="), "{plan}");
+    assert!(!plan.contains("s3cret"), "{plan}");
+    ns.exec(&format!("DROP USER '{user}'@'%'")).await;
+    ns.cleanup().await;
 }

@@ -27,7 +27,7 @@ INSERT INTO types VALUES
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn type_round_trip() {
-    type_round_trip_with("copy").await
+    type_round_trip_with("native").await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,7 +103,7 @@ async fn type_round_trip_with(reader: &str) {
     assert_eq!(row1[col("u")], "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11");
     // jsonb: PostgreSQL's own text form through COPY (as `jb::text` gives it); ConnectorX
     // re-serialises it compactly.
-    let jsonb = if reader == "copy" {
+    let jsonb = if reader == "native" {
         "{\"b\": [1, 2]}"
     } else {
         "{\"b\":[1,2]}"

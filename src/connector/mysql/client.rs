@@ -29,7 +29,13 @@ use crate::error::{redact_url, scrub, ConstraintKind, Error, Result};
 use crate::schema::{conform_column, ReadAs};
 
 /// Options in a MySQL URL that the table source reads (the connector ignores them).
-pub const SOURCE_OPTIONS: &[&str] = &["tinyint1_as_bool", "zero_dates", "partition", "chunk_rows"];
+pub const SOURCE_OPTIONS: &[&str] = &[
+    "tinyint1_as_bool",
+    "zero_dates",
+    "partition",
+    "chunk_rows",
+    "reader",
+];
 
 /// Statements every pooled connection runs first.
 const SESSION_SETUP: &[&str] = &["SET time_zone = '+00:00'", "SET NAMES utf8mb4"];

@@ -13,12 +13,14 @@
 //! | `zero_dates` | `null` | `null`: zero dates (`0000-00-00`) read as NULL; `error`: fail with a clear error |
 //! | `partition` | `key` | `key` (single-column integer primary key ranges) or `none` |
 //! | `chunk_rows` | none | split each partition into queries of this many key values (one query by default) |
+//! | `reader` | `native` | `native` (this crate's binary-protocol reader) or `connectorx`; TLS and Unix-socket connections always read through ConnectorX |
 //!
 //! MySQL cannot share one snapshot between connections: each partition and chunk reads its own
 //! consistent view (InnoDB statement consistency), all started within the same scan.
 
 mod client;
 mod types;
+mod wire_reader;
 
 pub use client::{
     create_table_sql, mysql_type_for, write_infile_cell, MySqlConnector, MySqlTransaction,
@@ -49,6 +51,10 @@ pub struct MySqlSource {
     zero_dates: ZeroDates,
     partition: bool,
     chunk_rows: i64,
+    /// Read scans with the crate's own binary-protocol reader (not with ConnectorX).
+    native_reader: bool,
+    /// Host, port and user of the native reader.
+    endpoint: (String, u16, String),
     connector: Option<MySqlConnector>,
     dialect: MySqlDialect,
 }
@@ -94,6 +100,14 @@ impl MySqlSource {
             zero_dates: ZeroDates::Null,
             partition: true,
             chunk_rows: DEFAULT_CHUNK_ROWS,
+            native_reader: true,
+            endpoint: (
+                parsed.host_str().unwrap_or("localhost").to_string(),
+                parsed.port().unwrap_or(3306),
+                percent_encoding::percent_decode_str(parsed.username())
+                    .decode_utf8_lossy()
+                    .into_owned(),
+            ),
             connector: None,
             dialect: MySqlDialect {},
         };
@@ -135,8 +149,26 @@ impl MySqlSource {
                                 bad(format!("chunk_rows must be a positive integer, not `{v}`"))
                             })?
                     }
+                    "reader" => {
+                        source.native_reader = match v.as_ref() {
+                            "native" => true,
+                            "connectorx" => false,
+                            other => {
+                                return Err(bad(format!(
+                                    "reader takes native or connectorx, not `{other}`"
+                                )))
+                            }
+                        }
+                    }
                     _ if crate::connector::PoolOptions::is_key(&k) => {}
                     _ => {
+                        // The native reader speaks neither TLS nor Unix sockets.
+                        let key = k.to_ascii_lowercase();
+                        let plain = (key == "ssl-mode" || key == "sslmode")
+                            && v.eq_ignore_ascii_case("disabled");
+                        if (key.starts_with("ssl") && !plain) || key == "socket" {
+                            source.native_reader = false;
+                        }
                         pairs.append_pair(&k, &v);
                     }
                 }
@@ -326,15 +358,30 @@ impl Source for MySqlSource {
     }
 
     fn reader(&self) -> ReaderConfig {
-        ReaderConfig::ConnectorX {
-            url: self.driver_url.clone(),
-            protocol: Some("binary"),
-            session_statements: vec![
-                "SET time_zone = '+00:00'".into(),
-                // Each connection's own consistent view (MySQL cannot share one between connections).
-                "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY".into(),
-            ],
-            secret: self.password.clone(),
+        let session_statements: Vec<String> = vec![
+            "SET time_zone = '+00:00'".into(),
+            // Each connection's own consistent view (MySQL cannot share one between connections).
+            "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY".into(),
+        ];
+        match (&self.connector, self.native_reader) {
+            (Some(connector), true) => {
+                let (host, port, user) = self.endpoint.clone();
+                ReaderConfig::Native(std::sync::Arc::new(wire_reader::WireReader {
+                    host,
+                    port,
+                    user,
+                    password: self.password.clone(),
+                    database: self.database.clone(),
+                    session: session_statements,
+                    target: connector.target().clone(),
+                }))
+            }
+            _ => ReaderConfig::ConnectorX {
+                url: self.driver_url.clone(),
+                protocol: Some("binary"),
+                session_statements,
+                secret: self.password.clone(),
+            },
         }
     }
 

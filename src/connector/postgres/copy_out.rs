@@ -1,6 +1,6 @@
 //! PostgreSQL's own scan reader: `COPY (query) TO STDOUT (FORMAT binary)` decoded straight
 //! into Arrow builders, column by column, with no per-value allocation or dynamic dispatch
-//! through a generic row type (docs/decisions/0009-native-copy-reader.md).
+//! through a generic row type (docs/decisions/0009-native-readers.md).
 //!
 //! Each partition gets a thread with a single-threaded tokio runtime that runs both the
 //! connection and the decoder, so the time spent waiting for the server (socket reads and
@@ -12,8 +12,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{ArrayRef, RecordBatch, RecordBatchOptions};
-use arrow::datatypes::SchemaRef;
+use arrow::array::{RecordBatch, RecordBatchOptions};
 use futures::{FutureExt, StreamExt};
 use tokio::sync::mpsc::Sender;
 
@@ -21,8 +20,8 @@ use super::client::Target;
 use super::wire::{copy_dec, Acc, Dec};
 use crate::error::{Error, Result};
 use crate::read::cx::CHANNEL_DEPTH;
-use crate::read::{ReadMetrics, ScanReader, ScanRequest};
-use crate::schema::{conform_column, ColumnSpec};
+use crate::read::{finish_batch, ReadMetrics, ScanReader, ScanRequest};
+use crate::schema::ColumnSpec;
 
 /// The signature every binary COPY stream starts with.
 const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
@@ -178,45 +177,12 @@ impl CopyReader {
         remaining: &mut Option<usize>,
         tx: &Sender<Result<RecordBatch>>,
     ) -> Result<bool> {
-        let converting = Instant::now();
-        let mut batch = conform(raw, &req.schema, &req.columns)?;
-        metrics.convert.add_duration(converting.elapsed());
-        if let Some(left) = remaining.as_mut() {
-            if batch.num_rows() > *left {
-                batch = batch.slice(0, *left);
-            }
-            *left -= batch.num_rows();
-        }
-        metrics.rows.add(batch.num_rows());
-        metrics.bytes.add(batch.get_array_memory_size());
+        let batch = finish_batch(raw, req, metrics, remaining)?;
         if batch.num_rows() > 0 && tx.send(Ok(batch)).await.is_err() {
             return Ok(false);
         }
         Ok(*remaining != Some(0))
     }
-}
-
-/// Gives every column its declared type: text-read columns are parsed, native ones already
-/// have it.
-fn conform(raw: RecordBatch, schema: &SchemaRef, specs: &[ColumnSpec]) -> Result<RecordBatch> {
-    let rows = raw.num_rows();
-    let columns = raw
-        .columns()
-        .iter()
-        .zip(specs)
-        .map(|(array, spec)| {
-            if array.data_type() == spec.field.data_type() {
-                Ok(array.clone())
-            } else {
-                conform_column(spec.name(), array, spec.field.data_type(), spec.read)
-            }
-        })
-        .collect::<Result<Vec<ArrayRef>>>()?;
-    Ok(RecordBatch::try_new_with_options(
-        schema.clone(),
-        columns,
-        &RecordBatchOptions::new().with_row_count(Some(rows)),
-    )?)
 }
 
 /// Where the decoder is in the stream.

@@ -10,7 +10,7 @@
 //! | `partition` | `ctid` | `ctid` (page ranges: every page read once), `key` (integer primary key ranges), `none` |
 //! | `chunk_pages` | none | split each partition into queries of this many pages (one query by default) |
 //! | `schema` | `public` | the schema two-part names resolve in |
-//! | `reader` | `copy` | `copy` (this crate's binary COPY decoder) or `connectorx` |
+//! | `reader` | `native` | `native` (this crate's binary COPY decoder; `copy` is the same) or `connectorx` |
 
 mod client;
 mod copy_out;
@@ -115,11 +115,11 @@ impl PostgresSource {
                 "schema" => default_schema = v.to_string(),
                 "reader" => {
                     reader = match v.as_str() {
-                        "copy" => ReaderKind::Copy,
+                        "native" | "copy" => ReaderKind::Copy,
                         "connectorx" => ReaderKind::ConnectorX,
                         other => {
                             return Err(bad(format!(
-                                "reader must be copy or connectorx, not `{other}`"
+                                "reader must be native or connectorx, not `{other}`"
                             )))
                         }
                     }
