@@ -1,5 +1,5 @@
-//! MySQL and MariaDB: catalog from `information_schema`, reads through ConnectorX's binary
-//! protocol, partitions by integer primary key ranges.
+//! MySQL and MariaDB: catalog from `information_schema`, reads through the crate's own
+//! binary-protocol reader (or ConnectorX), partitions by integer primary key ranges.
 //!
 //! URL: `mysql://user:password@host:3306/db?option=value`. Options this crate reads (the rest go
 //! to the driver):

@@ -668,6 +668,16 @@ fn lenenc(row: &[u8], at: usize) -> std::result::Result<(u64, usize), String> {
     }
 }
 
+/// Days in a month of the proleptic Gregorian calendar.
+fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
 /// Days from 1970-01-01 to a civil date (proleptic Gregorian).
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
@@ -913,12 +923,18 @@ fn push_value(
             } else {
                 0
             };
-            if year == 0 && month == 0 && day == 0 {
-                // A zero date: NULL (the default `zero_dates=null`).
-                acc.push_null();
-                return Ok(1 + len);
+            if month == 0 || day == 0 {
+                // A zero date (`0000-00-00`, or a zero part as in `2024-05-00`): NULL with the
+                // default `zero_dates=null`.
+                if read == ReadAs::NativeZeroDateNull {
+                    acc.push_null();
+                    return Ok(1 + len);
+                }
+                return Err(format!(
+                    "zero date {year:04}-{month:02}-{day:02} has no Arrow value"
+                ));
             }
-            if !(1..=12).contains(&month) || day == 0 || day > 31 {
+            if month > 12 || day > days_in_month(year, month) {
                 return Err(format!("invalid date {year:04}-{month:02}-{day:02}"));
             }
             let days = days_from_civil(year, month, day);
@@ -1008,6 +1024,66 @@ mod tests {
             .contains("does not fit"));
         assert!(decimal_i128(b"1x", 4, 2).is_err());
         assert!(decimal_i128(b"", 4, 2).is_err());
+    }
+
+    #[test]
+    fn zero_and_impossible_dates() {
+        let spec = |read| ColumnSpec::native("d", DataType::Date32, true, "date").with_read(read);
+        let date = |y: u16, m: u8, d: u8| {
+            let y = y.to_le_bytes();
+            vec![4, y[0], y[1], m, d]
+        };
+        let mut acc = Acc::new(&spec(ReadAs::NativeZeroDateNull), WireKind::DateTime);
+        for raw in [date(0, 0, 0), date(2024, 5, 0), vec![0]] {
+            push_value(
+                &mut acc,
+                WireKind::DateTime,
+                &raw,
+                0,
+                ReadAs::NativeZeroDateNull,
+            )
+            .unwrap();
+        }
+        push_value(
+            &mut acc,
+            WireKind::DateTime,
+            &date(2024, 2, 29),
+            0,
+            ReadAs::NativeZeroDateNull,
+        )
+        .unwrap();
+        let a = acc.finish().unwrap();
+        assert_eq!(a.null_count(), 3);
+        assert_eq!(
+            a.as_primitive::<arrow::datatypes::Date32Type>().value(3),
+            19_782
+        );
+        let mut acc = Acc::new(&spec(ReadAs::NativeZeroDateNull), WireKind::DateTime);
+        for bad in [
+            date(2024, 2, 30),
+            date(2023, 2, 29),
+            date(2024, 13, 1),
+            date(2024, 4, 31),
+        ] {
+            let err = push_value(
+                &mut acc,
+                WireKind::DateTime,
+                &bad,
+                0,
+                ReadAs::NativeZeroDateNull,
+            )
+            .unwrap_err();
+            assert!(err.contains("invalid date"), "{err}");
+        }
+        let err = push_value(
+            &mut acc,
+            WireKind::DateTime,
+            &date(0, 0, 0),
+            0,
+            ReadAs::Native,
+        )
+        .unwrap_err();
+        assert!(err.contains("zero date"), "{err}");
     }
 
     #[test]
