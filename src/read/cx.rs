@@ -200,16 +200,9 @@ fn run_query(
         metrics.wait.add_duration(waited.elapsed());
         let Some(batch) = next else { return Ok(true) };
         let converting = Instant::now();
-        let mut batch = conform(from_cx(batch)?)?;
+        let batch = conform(from_cx(batch)?)?;
         metrics.convert.add_duration(converting.elapsed());
-        if let Some(left) = remaining.as_mut() {
-            if batch.num_rows() > *left {
-                batch = batch.slice(0, *left);
-            }
-            *left -= batch.num_rows();
-        }
-        metrics.rows.add(batch.num_rows());
-        metrics.bytes.add(batch.get_array_memory_size());
+        let batch = super::limit_and_count(batch, metrics, remaining);
         if batch.num_rows() > 0 && tx.blocking_send(Ok(batch)).is_err() {
             return Ok(false);
         }

@@ -77,12 +77,22 @@ pub fn finish_batch(
             }
         })
         .collect::<Result<Vec<ArrayRef>>>()?;
-    let mut batch = RecordBatch::try_new_with_options(
+    let batch = RecordBatch::try_new_with_options(
         request.schema.clone(),
         columns,
         &RecordBatchOptions::new().with_row_count(Some(rows)),
     )?;
     metrics.convert.add_duration(converting.elapsed());
+    Ok(limit_and_count(batch, metrics, remaining))
+}
+
+/// Cuts a batch to the rows the limit still allows (`remaining` counts down) and records rows
+/// and Arrow bytes handed on.
+pub fn limit_and_count(
+    mut batch: RecordBatch,
+    metrics: &ReadMetrics,
+    remaining: &mut Option<usize>,
+) -> RecordBatch {
     if let Some(left) = remaining.as_mut() {
         if batch.num_rows() > *left {
             batch = batch.slice(0, *left);
@@ -91,5 +101,43 @@ pub fn finish_batch(
     }
     metrics.rows.add(batch.num_rows());
     metrics.bytes.add(batch.get_array_memory_size());
-    Ok(batch)
+    batch
+}
+
+/// Runs a reader on a thread of its own named `name`: `body` sends batches on the channel it
+/// is given; its error, or a panic turned into an error, is sent last. `keep_alive` is held
+/// until the thread ends.
+pub fn spawn_reader<F>(
+    name: &str,
+    backend: &'static str,
+    keep_alive: Option<Arc<dyn Any + Send + Sync>>,
+    body: F,
+) -> tokio::sync::mpsc::Receiver<Result<RecordBatch>>
+where
+    F: FnOnce(&tokio::sync::mpsc::Sender<Result<RecordBatch>>) -> Result<()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(cx::CHANNEL_DEPTH);
+    let spawned = std::thread::Builder::new().name(name.into()).spawn({
+        let tx = tx.clone();
+        move || {
+            let _keep = keep_alive;
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&tx)));
+            let failed = match outcome {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e),
+                Err(_) => Some(crate::Error::Source {
+                    backend,
+                    code: None,
+                    message: format!("the {backend} reader failed unexpectedly"),
+                }),
+            };
+            if let Some(e) = failed {
+                let _ = tx.blocking_send(Err(e));
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        let _ = tx.try_send(Err(crate::Error::Io(e)));
+    }
+    rx
 }

@@ -397,3 +397,14 @@ pub async fn explain(engine: &Engine, sql: &str) -> String {
         .expect("explain");
     rows(&batches).join("\n")
 }
+
+/// The `RemoteScanExec` line of `EXPLAIN ANALYZE <sql>` (its metrics).
+pub async fn analyzed_scan(engine: &Engine, sql: &str) -> String {
+    let out = query(engine, &format!("EXPLAIN ANALYZE {sql}"))
+        .await
+        .join("\n");
+    out.lines()
+        .find(|l| l.contains("RemoteScanExec"))
+        .unwrap_or_else(|| panic!("no scan in {out}"))
+        .to_string()
+}

@@ -386,17 +386,7 @@ async fn native_reader_metrics_errors_and_passwords() {
     )
     .await;
     let e = engine(&ns, Engine::builder().target_partitions(2), "").await;
-    let out = query(
-        &e,
-        "EXPLAIN ANALYZE SELECT count(*) FROM src.m WHERE k > 1000",
-    )
-    .await
-    .join("\n");
-    let scan = out
-        .lines()
-        .find(|l| l.contains("RemoteScanExec"))
-        .expect(&out)
-        .to_string();
+    let scan = analyzed_scan(&e, "SELECT count(*) FROM src.m WHERE k > 1000").await;
     assert!(scan.contains("source_rows=9.00 K"), "{scan}");
     assert!(scan.contains("source_bytes="), "{scan}");
     assert!(scan.contains("decode_time="), "{scan}");

@@ -347,17 +347,7 @@ async fn explain_analyze_reports_source_metrics() {
     ns.exec("CREATE TABLE m (k int); INSERT INTO m SELECT generate_series(1, 5000);")
         .await;
     let e = engine(&ns, Engine::builder().target_partitions(2), "").await;
-    let out = query(
-        &e,
-        "EXPLAIN ANALYZE SELECT count(*) FROM src.m WHERE k > 1000",
-    )
-    .await
-    .join("\n");
-    let scan = out
-        .lines()
-        .find(|l| l.contains("RemoteScanExec"))
-        .expect(&out)
-        .to_string();
+    let scan = analyzed_scan(&e, "SELECT count(*) FROM src.m WHERE k > 1000").await;
     assert!(scan.contains("source_rows=4.00 K"), "{scan}");
     assert!(scan.contains("source_wait_time="), "{scan}");
     assert!(scan.contains("decode_time="), "{scan}");
@@ -373,17 +363,7 @@ async fn explain_analyze_reports_source_metrics() {
         "reader=connectorx",
     )
     .await;
-    let out = query(
-        &cx,
-        "EXPLAIN ANALYZE SELECT count(*) FROM src.m WHERE k > 1000",
-    )
-    .await
-    .join("\n");
-    let scan = out
-        .lines()
-        .find(|l| l.contains("RemoteScanExec"))
-        .expect(&out)
-        .to_string();
+    let scan = analyzed_scan(&cx, "SELECT count(*) FROM src.m WHERE k > 1000").await;
     assert!(scan.contains("source_rows=4.00 K"), "{scan}");
     assert!(!scan.contains("source_bytes"), "{scan}");
     assert!(!scan.contains("decode_time"), "{scan}");

@@ -10,7 +10,6 @@
 use std::any::Any;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -26,8 +25,7 @@ use tokio::sync::mpsc::Sender;
 
 use super::client::Target;
 use crate::error::{scrub, Error, Result};
-use crate::read::cx::CHANNEL_DEPTH;
-use crate::read::{finish_batch, ReadMetrics, ScanReader, ScanRequest};
+use crate::read::{finish_batch, spawn_reader, ReadMetrics, ScanReader, ScanRequest};
 use crate::schema::{ColumnSpec, ReadAs};
 
 /// Largest payload of one protocol packet; a longer one continues in the next.
@@ -62,35 +60,10 @@ impl ScanReader for WireReader {
         metrics: ReadMetrics,
         keep_alive: Option<Arc<dyn Any + Send + Sync>>,
     ) -> tokio::sync::mpsc::Receiver<Result<RecordBatch>> {
-        let (tx, rx) = tokio::sync::mpsc::channel(CHANNEL_DEPTH);
         let reader = self.clone();
-        let spawned = std::thread::Builder::new()
-            .name("vp-mysql-reader".into())
-            .spawn({
-                let tx = tx.clone();
-                move || {
-                    let _keep = keep_alive;
-                    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                        reader.run(&request, &metrics, &tx)
-                    }));
-                    let failed = match outcome {
-                        Ok(Ok(())) => None,
-                        Ok(Err(e)) => Some(e),
-                        Err(_) => Some(Error::Source {
-                            backend: "mysql",
-                            code: None,
-                            message: "the MySQL reader failed unexpectedly".into(),
-                        }),
-                    };
-                    if let Some(e) = failed {
-                        let _ = tx.blocking_send(Err(e));
-                    }
-                }
-            });
-        if let Err(e) = spawned {
-            let _ = tx.try_send(Err(Error::Io(e)));
-        }
-        rx
+        spawn_reader("vp-mysql-reader", "mysql", keep_alive, move |tx| {
+            reader.run(&request, &metrics, tx)
+        })
     }
 }
 

@@ -8,7 +8,6 @@
 //! received are counted as they arrive.
 
 use std::any::Any;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -19,8 +18,7 @@ use tokio::sync::mpsc::Sender;
 use super::client::Target;
 use super::wire::{copy_dec, Acc, Dec};
 use crate::error::{Error, Result};
-use crate::read::cx::CHANNEL_DEPTH;
-use crate::read::{finish_batch, ReadMetrics, ScanReader, ScanRequest};
+use crate::read::{finish_batch, spawn_reader, ReadMetrics, ScanReader, ScanRequest};
 use crate::schema::ColumnSpec;
 
 /// The signature every binary COPY stream starts with.
@@ -49,38 +47,13 @@ impl ScanReader for CopyReader {
         metrics: ReadMetrics,
         keep_alive: Option<Arc<dyn Any + Send + Sync>>,
     ) -> tokio::sync::mpsc::Receiver<Result<RecordBatch>> {
-        let (tx, rx) = tokio::sync::mpsc::channel(CHANNEL_DEPTH);
         let reader = self.clone();
-        let spawned = std::thread::Builder::new()
-            .name("vp-pg-copy".into())
-            .spawn({
-                let tx = tx.clone();
-                move || {
-                    let _keep = keep_alive;
-                    let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                        let runtime = tokio::runtime::Builder::new_current_thread()
-                            .enable_all()
-                            .build()?;
-                        runtime.block_on(reader.run(&request, &metrics, &tx))
-                    }));
-                    let failed = match outcome {
-                        Ok(Ok(())) => None,
-                        Ok(Err(e)) => Some(e),
-                        Err(_) => Some(Error::Source {
-                            backend: "postgres",
-                            code: None,
-                            message: "the COPY reader failed unexpectedly".into(),
-                        }),
-                    };
-                    if let Some(e) = failed {
-                        let _ = tx.blocking_send(Err(e));
-                    }
-                }
-            });
-        if let Err(e) = spawned {
-            let _ = tx.try_send(Err(Error::Io(e)));
-        }
-        rx
+        spawn_reader("vp-pg-copy", "postgres", keep_alive, move |tx| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(reader.run(&request, &metrics, tx))
+        })
     }
 }
 
