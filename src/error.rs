@@ -21,6 +21,9 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     },
+    /// The user cancelled the operation (Ctrl-C) before it finished.
+    #[error("cancelled")]
+    Cancelled,
     /// The URL scheme names a backend this build does not know.
     #[error("unsupported source scheme `{0}`: use postgres://, mysql://, sqlite:// or file://")]
     UnsupportedScheme(String),

@@ -12,7 +12,7 @@ use vibe_piper::{Engine, Error, Result};
 #[command(
     name = "vibe-piper",
     version,
-    about = "One SQL query across PostgreSQL, SQLite and Parquet/CSV, as Arrow"
+    about = "One SQL query across PostgreSQL, MySQL/MariaDB, SQLite and Parquet/CSV, as Arrow"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -34,7 +34,12 @@ enum Command {
         /// Partitions per scan (the session's target partitions).
         #[arg(long)]
         partitions: Option<usize>,
-        /// The query; `EXPLAIN ...` works too.
+        /// Reading statements from standard input: run them all even when one fails (the run
+        /// still fails at the end). Without it, the first failing statement stops the run.
+        #[arg(long)]
+        continue_on_error: bool,
+        /// The query; `EXPLAIN ...` works too. Without it: statements from standard input, or
+        /// an interactive prompt on a terminal.
         query: Option<String>,
     },
     /// List the tables of the sources with their Arrow schemas.
@@ -55,7 +60,7 @@ enum Command {
 
 #[derive(clap::Args)]
 struct SourceArgs {
-    /// A source as NAME=URL (postgres://, sqlite://, file://); repeatable.
+    /// A source as NAME=URL (postgres://, mysql:// or mariadb://, sqlite://, file://); repeatable.
     #[arg(long = "source", value_name = "NAME=URL")]
     source: Vec<String>,
     /// A TOML file with a [sources] table of NAME = "URL" entries.
@@ -107,23 +112,69 @@ async fn engine_with(args: &SourceArgs, partitions: Option<usize>) -> Result<Eng
     Ok(engine)
 }
 
-fn open_output(path: &Option<PathBuf>) -> Result<Box<dyn Write + Send>> {
-    Ok(match path {
-        Some(p) => Box::new(std::io::BufWriter::new(std::fs::File::create(p)?)),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
-    })
+/// Where results go: standard output, or a file that is replaced only when every statement
+/// succeeded (results are written to a temporary file beside it, renamed at the end).
+enum Sink {
+    Stdout(std::io::BufWriter<std::io::Stdout>),
+    File {
+        out: std::io::BufWriter<tempfile::NamedTempFile>,
+        target: PathBuf,
+    },
+}
+
+impl Sink {
+    fn open(path: &Option<PathBuf>) -> Result<Sink> {
+        Ok(match path {
+            None => Sink::Stdout(std::io::BufWriter::new(std::io::stdout())),
+            Some(target) => {
+                let dir = match target.parent() {
+                    Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+                    _ => PathBuf::from("."),
+                };
+                let file = tempfile::Builder::new()
+                    .prefix(".vibe-piper-")
+                    .suffix(".partial")
+                    .tempfile_in(&dir)
+                    .map_err(|e| Error::Config(format!("{}: {e}", target.display())))?;
+                Sink::File {
+                    out: std::io::BufWriter::new(file),
+                    target: target.clone(),
+                }
+            }
+        })
+    }
+
+    fn writer(&mut self) -> &mut (dyn Write + Send) {
+        match self {
+            Sink::Stdout(w) => w,
+            Sink::File { out, .. } => out,
+        }
+    }
+
+    /// Makes the output final: flushes standard output, or renames the file into place.
+    fn commit(self) -> Result<()> {
+        match self {
+            Sink::Stdout(mut w) => Ok(w.flush()?),
+            Sink::File { out, target } => {
+                let file = out.into_inner().map_err(|e| Error::Io(e.into_error()))?;
+                file.as_file().sync_all()?;
+                file.persist(&target)
+                    .map_err(|e| Error::Config(format!("{}: {}", target.display(), e.error)))?;
+                Ok(())
+            }
+        }
+    }
 }
 
 async fn run_query(
     engine: &Engine,
     query: &str,
     format: Format,
-    output: &Option<PathBuf>,
+    out: &mut (dyn Write + Send),
 ) -> Result<()> {
     let df = engine.sql(query).await?;
     let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
     let mut stream = df.execute_stream().await.map_err(Error::from_datafusion)?;
-    let out = open_output(output)?;
     let parquet_err = |e: parquet::errors::ParquetError| Error::Config(format!("parquet: {e}"));
     match format {
         Format::Table => {
@@ -131,18 +182,16 @@ async fn run_query(
             while let Some(b) = stream.next().await {
                 batches.push(b.map_err(Error::from_datafusion)?);
             }
-            let mut out = out;
             writeln!(
                 out,
                 "{}",
                 arrow::util::pretty::pretty_format_batches(&batches)?
             )?;
-            out.flush()?;
         }
         Format::Csv => {
             let mut w = arrow::csv::WriterBuilder::new()
                 .with_header(true)
-                .build(out);
+                .build(&mut *out);
             let mut wrote = false;
             while let Some(b) = stream.next().await {
                 w.write(&b.map_err(Error::from_datafusion)?)?;
@@ -152,19 +201,17 @@ async fn run_query(
                 // No rows: still a header, as a CSV consumer expects.
                 w.write(&arrow::record_batch::RecordBatch::new_empty(schema.clone()))?;
             }
-            w.into_inner().flush()?;
         }
         Format::Json => {
-            let mut w = arrow::json::LineDelimitedWriter::new(out);
+            let mut w = arrow::json::LineDelimitedWriter::new(&mut *out);
             while let Some(b) = stream.next().await {
                 w.write(&b.map_err(Error::from_datafusion)?)?;
             }
             w.finish()?;
-            w.into_inner().flush()?;
         }
         Format::Parquet => {
-            let mut w =
-                parquet::arrow::ArrowWriter::try_new(out, schema, None).map_err(parquet_err)?;
+            let mut w = parquet::arrow::ArrowWriter::try_new(&mut *out, schema, None)
+                .map_err(parquet_err)?;
             while let Some(b) = stream.next().await {
                 w.write(&b.map_err(Error::from_datafusion)?)
                     .map_err(parquet_err)?;
@@ -172,17 +219,166 @@ async fn run_query(
             w.close().map_err(parquet_err)?;
         }
         Format::Arrow => {
-            let mut w = arrow::ipc::writer::FileWriter::try_new(out, &schema)?;
+            let mut w = arrow::ipc::writer::FileWriter::try_new(&mut *out, &schema)?;
             while let Some(b) = stream.next().await {
                 w.write(&b.map_err(Error::from_datafusion)?)?;
             }
             w.finish()?;
         }
     }
+    out.flush()?;
     Ok(())
 }
 
-async fn interactive(engine: &Engine, format: Format) -> Result<()> {
+/// Runs `query`, or gives up with [`Error::Cancelled`] when the user presses Ctrl-C: the query's
+/// streams are dropped, which stops its readers.
+async fn cancellable(
+    engine: &Engine,
+    query: &str,
+    format: Format,
+    out: &mut (dyn Write + Send),
+) -> Result<()> {
+    tokio::select! {
+        r = run_query(engine, query, format, out) => r,
+        _ = tokio::signal::ctrl_c() => Err(Error::Cancelled),
+    }
+}
+
+/// Splits SQL text into statements at `;` outside quotes and comments; a last statement
+/// without `;` counts too. Each comes with the line it starts on.
+fn split_statements(text: &str) -> Vec<(usize, String)> {
+    let mut out = vec![];
+    let mut cur = String::new();
+    let mut line = 1;
+    let mut start_line = 1;
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if cur.trim().is_empty() {
+            start_line = line;
+        }
+        match c {
+            '\'' | '"' | '`' => {
+                cur.push(c);
+                while let Some(d) = chars.next() {
+                    cur.push(d);
+                    if d == '\n' {
+                        line += 1;
+                    }
+                    if d == c {
+                        // A doubled quote stays inside the literal.
+                        if chars.peek() == Some(&c) {
+                            cur.push(c);
+                            chars.next();
+                        } else {
+                            break;
+                        }
+                    }
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        line += 1;
+                        cur.push('\n');
+                        break;
+                    }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut prev = ' ';
+                for d in chars.by_ref() {
+                    if d == '\n' {
+                        line += 1;
+                        cur.push('\n');
+                    }
+                    if prev == '*' && d == '/' {
+                        break;
+                    }
+                    prev = d;
+                }
+                cur.push(' ');
+            }
+            ';' => {
+                let stmt = std::mem::take(&mut cur);
+                if !stmt.trim().is_empty() {
+                    out.push((start_line, stmt.trim().to_string()));
+                }
+            }
+            c => {
+                if c == '\n' {
+                    line += 1;
+                }
+                cur.push(c);
+            }
+        }
+    }
+    if !cur.trim().is_empty() {
+        out.push((start_line, cur.trim().to_string()));
+    }
+    out
+}
+
+/// Statements from standard input (not a terminal), run in order. Stops at the first failing
+/// statement with an error naming its line (like `psql -v ON_ERROR_STOP=1` or `duckdb -bail`),
+/// unless `keep_going`; either way the run fails when any statement failed. `--output` gets
+/// every result, and is replaced only when all succeeded.
+async fn script(
+    engine: &Engine,
+    format: Format,
+    output: &Option<PathBuf>,
+    keep_going: bool,
+) -> Result<()> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)?;
+    // A line `\q` (or `quit`, `exit`) ends the input, as at the prompt.
+    let mut end = text.len();
+    let mut at = 0;
+    for line in text.split_inclusive('\n') {
+        if matches!(line.trim(), "\\q" | "quit" | "exit") {
+            end = at;
+            break;
+        }
+        at += line.len();
+    }
+    let statements = split_statements(&text[..end]);
+    if output.is_some() && statements.len() > 1 && matches!(format, Format::Parquet | Format::Arrow)
+    {
+        return Err(Error::Config(format!(
+            "--format {} holds one result; the input has {} statements: run them one at a time",
+            if format == Format::Parquet {
+                "parquet"
+            } else {
+                "arrow"
+            },
+            statements.len()
+        )));
+    }
+    let mut sink = Sink::open(output)?;
+    let mut failed = 0;
+    for (line, statement) in &statements {
+        match cancellable(engine, statement, format, sink.writer()).await {
+            Ok(()) => {}
+            Err(Error::Cancelled) => return Err(Error::Cancelled),
+            Err(e) if keep_going => {
+                eprintln!("error at line {line}: {e}");
+                failed += 1;
+            }
+            Err(e) => {
+                return Err(Error::Config(format!("statement at line {line}: {e}")));
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(Error::Config(format!(
+            "{failed} of {} statements failed",
+            statements.len()
+        )));
+    }
+    sink.commit()
+}
+
+async fn interactive(engine: &Engine, format: Format, output: &Option<PathBuf>) -> Result<()> {
     let mut rl =
         rustyline::DefaultEditor::new().map_err(|e| Error::Config(format!("prompt: {e}")))?;
     let history = vibe_piper::demo::default_dir().join("history.txt");
@@ -206,12 +402,30 @@ async fn interactive(engine: &Engine, format: Format) -> Result<()> {
                 if !trimmed.ends_with(';') {
                     continue;
                 }
-                let query = std::mem::take(&mut buffer);
-                let _ = rl.add_history_entry(query.trim());
-                if let Err(e) =
-                    run_query(engine, query.trim().trim_end_matches(';'), format, &None).await
-                {
-                    eprintln!("error: {e}");
+                let text = std::mem::take(&mut buffer);
+                let _ = rl.add_history_entry(text.trim());
+                for (_, statement) in split_statements(&text) {
+                    // Each result replaces the --output file when it succeeds.
+                    let outcome = match Sink::open(output) {
+                        Ok(mut sink) => {
+                            match cancellable(engine, &statement, format, sink.writer()).await {
+                                Ok(()) => sink.commit(),
+                                Err(e) => Err(e),
+                            }
+                        }
+                        Err(e) => Err(e),
+                    };
+                    match outcome {
+                        Ok(()) => {}
+                        Err(Error::Cancelled) => {
+                            eprintln!("cancelled");
+                            break;
+                        }
+                        Err(e) => {
+                            eprintln!("error: {e}");
+                            break;
+                        }
+                    }
                 }
             }
             Err(rustyline::error::ReadlineError::Interrupted) => buffer.clear(),
@@ -262,6 +476,7 @@ async fn run(cli: Cli) -> Result<()> {
             format,
             output,
             partitions,
+            continue_on_error,
             query,
         } => {
             let engine = engine_with(&sources, partitions).await?;
@@ -271,8 +486,15 @@ async fn run(cli: Cli) -> Result<()> {
                 Format::Csv
             });
             match query {
-                Some(q) => run_query(&engine, &q, format, &output).await,
-                None => interactive(&engine, format).await,
+                Some(q) => {
+                    let mut sink = Sink::open(&output)?;
+                    cancellable(&engine, &q, format, sink.writer()).await?;
+                    sink.commit()
+                }
+                None if std::io::stdin().is_terminal() => {
+                    interactive(&engine, format, &output).await
+                }
+                None => script(&engine, format, &output, continue_on_error).await,
             }
         }
         Command::Tables { sources } => {
@@ -310,6 +532,10 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
+        Err(Error::Cancelled) => {
+            eprintln!("cancelled");
+            ExitCode::from(130)
+        }
         Err(e) => {
             eprintln!(
                 "error: {}",

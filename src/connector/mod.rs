@@ -146,6 +146,42 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Connector>> {
     }
 }
 
+/// The query options of a URL as `(key, value)` pairs, decoded as URI components: `%20` is a
+/// space and `+` stays a plus (libpq and psql read URLs this way; `application/x-www-form-urlencoded`
+/// decoding, which turns `+` into a space, is for HTML forms).
+pub(crate) fn url_options(url: &url::Url) -> Vec<(String, String)> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8_lossy()
+            .into_owned()
+    };
+    url.query()
+        .unwrap_or_default()
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+/// Sets `url`'s query to `options`, each key and value percent-encoded so that either way of
+/// decoding (URI component or form data) gives back the same text.
+pub(crate) fn set_url_options(url: &mut url::Url, options: &[(String, String)]) {
+    use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+    if options.is_empty() {
+        url.set_query(None);
+        return;
+    }
+    let encode = |s: &str| utf8_percent_encode(s, NON_ALPHANUMERIC).to_string();
+    let query: Vec<String> = options
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect();
+    url.set_query(Some(&query.join("&")));
+}
+
 /// The URL's password, percent-decoded.
 pub(crate) fn url_password(url: &url::Url) -> Option<String> {
     url.password().map(|p| {
@@ -280,5 +316,34 @@ mod tests {
         let wide = split_range(i64::MIN, i64::MAX, 2);
         assert_eq!(wide.first().unwrap().0, i64::MIN);
         assert_eq!(wide.last().unwrap().1, i64::MAX);
+    }
+
+    #[test]
+    fn url_options_decode_as_uri_components() {
+        let u = url::Url::parse(
+            "postgres://h/db?application_name=my%20app+1&options=-c%20a%3Db&flag&x=%E2%82%AC",
+        )
+        .unwrap();
+        let opts = super::url_options(&u);
+        assert_eq!(
+            opts,
+            [
+                ("application_name".to_string(), "my app+1".to_string()),
+                ("options".into(), "-c a=b".into()),
+                ("flag".into(), String::new()),
+                ("x".into(), "€".into()),
+            ]
+        );
+        // Written back, both ways of decoding give the same text.
+        let mut w = url::Url::parse("postgres://h/db").unwrap();
+        super::set_url_options(&mut w, &opts);
+        assert_eq!(super::url_options(&w), opts);
+        let form: Vec<(String, String)> = w
+            .query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        assert_eq!(form, opts);
+        super::set_url_options(&mut w, &[]);
+        assert_eq!(w.query(), None);
     }
 }

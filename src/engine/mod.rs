@@ -4,15 +4,14 @@
 //! (`pg.public.lineitem`); its default schema is also reachable as `pg.lineitem`.
 
 mod catalog;
+mod literals;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use datafusion::catalog::{
-    CatalogProvider, MemoryCatalogProvider, MemorySchemaProvider, SchemaProvider,
-};
+use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -53,11 +52,15 @@ impl EngineBuilder {
     /// Creates the engine.
     pub fn build(self) -> Engine {
         let mut config = SessionConfig::new().with_information_schema(true);
+        // `99999.99` is an exact decimal, as in every SQL engine users compare against.
+        config.options_mut().sql_parser.parse_float_as_decimal = true;
         if let Some(n) = self.target_partitions {
             config = config.with_target_partitions(n);
         }
+        let ctx = SessionContext::new_with_config(config);
+        ctx.add_analyzer_rule(literals::rule());
         Engine {
-            ctx: SessionContext::new_with_config(config),
+            ctx,
             options: self.options,
             sources: Mutex::new(BTreeMap::new()),
         }
@@ -190,12 +193,7 @@ impl Engine {
 
     async fn register_folder(&self, name: &str, url: &str) -> Result<()> {
         let dir = connector::file::folder_path(url)?;
-        let schema = Arc::new(MemorySchemaProvider::new());
-        let state = self.ctx.state();
-        for (table, location, kind) in connector::file::discover(&dir)? {
-            let provider = connector::file::listing_table(&state, &location, kind).await?;
-            schema.register_table(table, provider)?;
-        }
+        let schema = Arc::new(connector::file::FolderSchema::load(&self.ctx.state(), &dir).await?);
         let catalog = Arc::new(MemoryCatalogProvider::new());
         catalog.register_schema("public", schema.clone())?;
         self.default_catalog()?.register_schema(name, schema)?;

@@ -7,8 +7,12 @@ use datafusion::common::ScalarValue;
 use datafusion::common::TableReference;
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::provider_as_source;
+use datafusion::logical_expr::expr::ScalarFunction;
 use datafusion::logical_expr::{
     cast, ident, lit, utils::conjunction, when, Expr, LogicalPlanBuilder,
+};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility,
 };
 use datafusion::sql::unparser::Unparser;
 
@@ -68,6 +72,14 @@ pub fn remote_query(
                     ReadAs::Text | ReadAs::TextNoZeroDates => {
                         cast(ident(c.name()), DataType::Utf8).alias(c.name())
                     }
+                    ReadAs::Function(name) => {
+                        let f = SourceFunction::new(name, c.field.data_type().clone());
+                        Expr::ScalarFunction(ScalarFunction::new_udf(
+                            Arc::new(ScalarUDF::new_from_impl(f)),
+                            vec![ident(c.name())],
+                        ))
+                        .alias(c.name())
+                    }
                 })
             })
             .collect::<Result<Vec<_>>>()?
@@ -79,4 +91,41 @@ pub fn remote_query(
     let plan = builder.build()?;
     let statement = Unparser::new(source.dialect()).plan_to_sql(&plan)?;
     Ok(statement.to_string())
+}
+
+/// A function that exists only at the source (see [`ReadAs::Function`]): it is written into the
+/// remote query by the unparser and never evaluated here.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct SourceFunction {
+    name: &'static str,
+    returns: DataType,
+    signature: Signature,
+}
+
+impl SourceFunction {
+    fn new(name: &'static str, returns: DataType) -> Self {
+        Self {
+            name,
+            returns,
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for SourceFunction {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _: &[DataType]) -> datafusion::common::Result<DataType> {
+        Ok(self.returns.clone())
+    }
+
+    fn invoke_with_args(&self, _: ScalarFunctionArgs) -> datafusion::common::Result<ColumnarValue> {
+        datafusion::common::exec_err!("{} is evaluated by the source only", self.name)
+    }
 }

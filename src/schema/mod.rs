@@ -39,6 +39,10 @@ pub enum ReadAs {
     /// As the driver decodes them, with the source turning zero dates (`0000-00-00`, MySQL) into
     /// NULL first: `CASE WHEN col = '0000-00-00' THEN NULL ELSE col END`.
     NativeZeroDateNull,
+    /// As the value of a function of the source applied to the column (`abbrev(col)` for
+    /// PostgreSQL's `inet`, `ST_AsBinary(col)` for MySQL's spatial types), decoded as the declared
+    /// type: for values whose own wire or text form is not what the user expects.
+    Function(&'static str),
 }
 
 impl ReadAs {

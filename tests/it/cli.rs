@@ -186,13 +186,16 @@ fn errors_are_one_clear_line_and_hide_passwords() {
     }
 }
 
-#[test]
-fn interactive_prompt_runs_statements() {
+/// Runs the CLI with `input` on standard input (not a terminal: the script mode).
+fn run_script(
+    args: &[&str],
+    input: &str,
+    cache: &std::path::Path,
+) -> (Option<i32>, String, String) {
     use std::io::Write;
-    let dir = tempfile::tempdir().unwrap();
     let mut child = bin()
-        .args(["sql", "--format", "csv"])
-        .env("VP_CACHE_DIR", dir.path())
+        .args(args)
+        .env("VP_CACHE_DIR", cache)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -200,13 +203,255 @@ fn interactive_prompt_runs_statements() {
         .unwrap();
     child
         .stdin
-        .as_mut()
+        .take()
         .unwrap()
-        .write_all(b"SELECT 40 +\n 2 AS answer;\nSELECT nope;\n\\q\n")
+        .write_all(input.as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("answer\n42"), "{stdout}");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("error:"));
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn piped_statements_stop_at_the_first_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let sql = ["sql", "--format", "csv"];
+    // Multi-line statements, a `;` inside a string, and a last statement without `;`.
+    let (code, out, err) = run_script(
+        &sql,
+        "SELECT 40 +\n 2 AS answer;\nSELECT 'a;b' AS s; -- a comment; with a semicolon\nSELECT 7 AS last",
+        dir.path(),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "answer\n42\ns\na;b\nlast\n7\n");
+    // A failing statement stops the run with a non-zero exit, naming its line.
+    let (code, out, err) = run_script(
+        &sql,
+        "SELECT 1 AS a;\nSELEC 2;\nSELECT 3 AS c;\n",
+        dir.path(),
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(out, "a\n1\n");
+    assert!(
+        err.contains("line 2") && err.starts_with("error: "),
+        "{err}"
+    );
+    // --continue-on-error runs the rest and still fails.
+    let (code, out, err) = run_script(
+        &["sql", "--format", "csv", "--continue-on-error"],
+        "SELECT 1 AS a;\nSELEC 2;\nSELECT 3 AS c;\n",
+        dir.path(),
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(out, "a\n1\nc\n3\n");
+    assert!(err.contains("1 of 3 statements failed"), "{err}");
+    // `\q` ends the input.
+    let (code, out, _) = run_script(&sql, "SELECT 1 AS a;\n\\q\nSELECT nope;\n", dir.path());
+    assert_eq!((code, out.as_str()), (Some(0), "a\n1\n"));
+}
+
+#[test]
+fn output_file_is_replaced_only_on_success() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("CREATE TABLE t (id INTEGER); INSERT INTO t VALUES (1), (2);")
+        .unwrap();
+    let src = format!("s=sqlite://{}", db.display());
+    for fmt in ["parquet", "csv", "arrow", "json"] {
+        let keep = dir.path().join(format!("keep.{fmt}"));
+        let path = keep.to_str().unwrap();
+        let args = |q: &'static str| -> Vec<String> {
+            [
+                "sql", "--source", &src, "--format", fmt, "--output", path, q,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+        };
+        let a = args("SELECT id FROM s.t");
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let (ok, _, err) = run(&a, dir.path());
+        assert!(ok, "{err}");
+        let good = std::fs::read(&keep).unwrap();
+        assert!(!good.is_empty());
+        // A query that fails while running, and one that fails while planning.
+        for q in ["SELECT id / 0 FROM s.t", "SELECT nope FROM s.t"] {
+            let a = args(q);
+            let a: Vec<&str> = a.iter().map(String::as_str).collect();
+            let (ok, _, _) = run(&a, dir.path());
+            assert!(!ok, "{fmt}: {q}");
+            assert_eq!(
+                std::fs::read(&keep).unwrap(),
+                good,
+                "{fmt}: {q} changed the file"
+            );
+        }
+        // Piped statements honour --output, under the same rule.
+        let (code, _, err) = run_script(
+            &["sql", "--source", &src, "--format", fmt, "--output", path],
+            "SELECT id FROM s.t WHERE id = 2;",
+            dir.path(),
+        );
+        assert_eq!(code, Some(0), "{err}");
+        assert_ne!(
+            std::fs::read(&keep).unwrap(),
+            good,
+            "{fmt}: piped result written"
+        );
+        let now = std::fs::read(&keep).unwrap();
+        let (code, _, _) = run_script(
+            &["sql", "--source", &src, "--format", fmt, "--output", path],
+            "SELECT id FROM s.t;\nSELECT id / 0 FROM s.t;",
+            dir.path(),
+        );
+        assert_ne!(code, Some(0));
+        assert_eq!(
+            std::fs::read(&keep).unwrap(),
+            now,
+            "{fmt}: failed script kept the file"
+        );
+    }
+    // Text formats collect every statement's result.
+    let out = dir.path().join("all.csv");
+    let (code, _, err) = run_script(
+        &["sql", "--format", "csv", "--output", out.to_str().unwrap()],
+        "SELECT 1 AS a;\nSELECT 2 AS b;",
+        dir.path(),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "a\n1\nb\n2\n");
+    // No temporary file is left behind.
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn an_unreadable_file_fails_only_its_own_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(folder.path().join("good.csv"), "id,name\n1,a\n2,b\n").unwrap();
+    std::fs::write(folder.path().join("broken.parquet"), b"this is not parquet").unwrap();
+    let src = format!("f=file://{}/", folder.path().display());
+    let (ok, out, err) = run(
+        &[
+            "sql",
+            "--source",
+            &src,
+            "--format",
+            "csv",
+            "SELECT 1 AS one",
+        ],
+        dir.path(),
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out, "one\n1\n");
+    let (ok, out, err) = run(
+        &[
+            "sql",
+            "--source",
+            &src,
+            "--format",
+            "csv",
+            "SELECT count(*) AS n FROM f.good",
+        ],
+        dir.path(),
+    );
+    assert!(ok, "{err}");
+    assert_eq!(out, "n\n2\n");
+    let (ok, _, err) = run(
+        &["sql", "--source", &src, "SELECT * FROM f.broken"],
+        dir.path(),
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("broken.parquet") && err.contains("broken"),
+        "{err}"
+    );
+}
+
+/// A SQLite table whose three-way cross join takes far longer than any test.
+fn slow_source(dir: &std::path::Path) -> String {
+    let db = dir.join("slow.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE t (id INTEGER); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000) INSERT INTO t SELECT x FROM c;",
+    )
+    .unwrap();
+    format!("s=sqlite://{}", db.display())
+}
+
+const SLOW: &str = "SELECT count(*) FROM s.t a, s.t b, s.t c WHERE a.id + b.id + c.id = -1";
+
+#[test]
+fn ctrl_c_cancels_a_running_query() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let src = slow_source(dir.path());
+    let out_file = dir.path().join("keep.csv");
+    std::fs::write(&out_file, "old\n").unwrap();
+    let mut child = bin()
+        .args([
+            "sql",
+            "--source",
+            &src,
+            "--output",
+            out_file.to_str().unwrap(),
+            SLOW,
+        ])
+        .env("VP_CACHE_DIR", dir.path())
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the query is still running"
+    );
+    let sent = std::time::Instant::now();
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    assert!(sent.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(130));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cancelled"));
+    assert_eq!(std::fs::read_to_string(&out_file).unwrap(), "old\n");
+
+    // At the interactive prompt (a real terminal through `script`), Ctrl-C cancels the query
+    // and the prompt takes the next one.
+    let mut child = std::process::Command::new("script")
+        .args(["-q", "-e", "-c"])
+        .arg(format!(
+            "{} sql --format csv --source {src}",
+            env!("CARGO_BIN_EXE_vibe-piper")
+        ))
+        .arg("/dev/null")
+        .env("VP_CACHE_DIR", dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux");
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    writeln!(stdin, "{SLOW};").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2000));
+    stdin.write_all(b"\x03").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    writeln!(stdin, "SELECT 6 * 7 AS answer;").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    writeln!(stdin, "\\q").unwrap();
+    let started = std::time::Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(screen.contains("cancelled"), "{screen}");
+    assert!(screen.contains("answer\r\n42"), "{screen}");
 }

@@ -17,6 +17,10 @@ pub enum Ty {
     Double,
     Bool,
     Date,
+    /// An exact decimal with 12 digits, 2 after the point.
+    Decimal,
+    /// A timestamp with milliseconds.
+    Timestamp3,
 }
 
 /// A fresh namespace (PostgreSQL schema, SQLite file) owned by one test.
@@ -173,6 +177,8 @@ impl Namespace for PgNamespace {
             Ty::Double => "double precision",
             Ty::Bool => "boolean",
             Ty::Date => "date",
+            Ty::Decimal => "numeric(12,2)",
+            Ty::Timestamp3 => "timestamp(3)",
         }
     }
 
@@ -221,6 +227,27 @@ impl MySqlNamespace {
             conn: std::sync::Mutex::new(conn),
             options: String::new(),
         }
+    }
+}
+
+impl MySqlNamespace {
+    /// Runs a query in the namespace and returns its rows as the server prints them.
+    pub fn text_rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
+        use mysql::prelude::Queryable;
+        let mut conn = self.conn.lock().unwrap();
+        let rows: Vec<mysql::Row> = conn.query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows.into_iter()
+            .map(|r| {
+                r.unwrap()
+                    .into_iter()
+                    .map(|v| match v {
+                        mysql::Value::NULL => None,
+                        mysql::Value::Bytes(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+                        other => Some(other.as_sql(true)),
+                    })
+                    .collect()
+            })
+            .collect()
     }
 }
 
@@ -277,6 +304,8 @@ impl Namespace for MySqlNamespace {
             Ty::Double => "DOUBLE",
             Ty::Bool => "BOOLEAN",
             Ty::Date => "DATE",
+            Ty::Decimal => "DECIMAL(12,2)",
+            Ty::Timestamp3 => "DATETIME(3)",
         }
     }
 
@@ -334,6 +363,8 @@ impl Namespace for SqliteNamespace {
             Ty::Double => "DOUBLE",
             Ty::Bool => "BOOLEAN",
             Ty::Date => "DATE",
+            Ty::Decimal => "DECIMAL(12,2)",
+            Ty::Timestamp3 => "TIMESTAMP",
         }
     }
 

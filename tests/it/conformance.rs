@@ -291,6 +291,113 @@ pub async fn catalog_and_names(f: &dyn Fixture, test: &str) {
     ns.cleanup().await;
 }
 
+/// Queries over exact decimals and fractional timestamps whose answers must not depend on
+/// where the filter runs (a decimal literal is exact, a pushed timestamp keeps its fraction).
+pub const EXACT_LITERALS: &[&str] = &[
+    "SELECT id FROM src.amounts WHERE amount = 99999.99",
+    "SELECT id FROM src.amounts WHERE amount >= 99999.99",
+    "SELECT id FROM src.amounts WHERE amount > 99999.98",
+    "SELECT id FROM src.amounts WHERE amount <> 99999.99",
+    "SELECT id FROM src.amounts WHERE amount = 1234567890.12",
+    "SELECT id FROM src.amounts WHERE amount IN (0.1, 0.3)",
+    "SELECT id FROM src.amounts WHERE amount BETWEEN 0.1 AND 0.2",
+    "SELECT id FROM src.amounts WHERE amount = 100",
+    "SELECT id FROM src.amounts WHERE amount > 100",
+    "SELECT id FROM src.amounts WHERE amount = CAST(99999.99 AS DOUBLE)",
+    "SELECT id FROM src.amounts WHERE amount < CAST(0.3 AS DOUBLE)",
+    "SELECT id FROM src.amounts WHERE amount = -0.01",
+    "SELECT id FROM src.amounts WHERE amount * 2 = 0.6",
+    "SELECT id FROM src.amounts WHERE placed = TIMESTAMP '2024-03-02 10:00:00.123'",
+    "SELECT id FROM src.amounts WHERE placed < TIMESTAMP '2024-03-02 10:00:00.500'",
+    "SELECT id FROM src.amounts WHERE placed > TIMESTAMP '2024-03-02 10:00:00.123'",
+    "SELECT id FROM src.amounts WHERE placed >= TIMESTAMP '2024-03-02 10:00:00.999'",
+    "SELECT id FROM src.amounts WHERE placed = TIMESTAMP '2024-03-02 10:00:00'",
+];
+
+pub async fn exact_literals(f: &dyn Fixture, test: &str) {
+    use datafusion::prelude::{col, lit};
+    let ns = f.namespace(test).await;
+    let (i, dec, ts) = (ns.ty(Ty::Int), ns.ty(Ty::Decimal), ns.ty(Ty::Timestamp3));
+    ns.exec(&format!(
+        "CREATE TABLE amounts (id {i} PRIMARY KEY, amount {dec}, placed {ts});
+         INSERT INTO amounts VALUES
+           (1, 99999.99, '2024-03-02 10:00:00.123'),
+           (2, 1234567890.12, '2024-03-02 10:00:00.000'),
+           (3, 0.10, '2024-03-02 10:00:00.999'),
+           (4, 0.20, '2024-03-02 10:00:00.500'),
+           (5, 0.30, '2024-03-02 10:00:01.000'),
+           (6, 100, NULL),
+           (7, -0.01, '2024-03-02 09:59:59.999'),
+           (8, NULL, '2024-03-02 10:00:00.122');"
+    ))
+    .await;
+    let on = engine(ns.as_ref(), Engine::builder(), "").await;
+    let off = engine(ns.as_ref(), Engine::builder().pushdown(false), "").await;
+    let ids = |rows: Vec<String>| {
+        let mut v: Vec<i64> = rows.iter().map(|s| s.parse().unwrap()).collect();
+        v.sort();
+        v
+    };
+    let mut answers = vec![];
+    for sql in EXACT_LITERALS {
+        let a = ids(query(&on, sql).await);
+        let b = ids(query(&off, sql).await);
+        assert_eq!(a, b, "pushdown changed the answer of: {sql}");
+        answers.push(a);
+    }
+    // The answers SQL semantics give (PostgreSQL's, MySQL's).
+    let want: &[&[i64]] = &[
+        &[1],
+        &[1, 2],
+        &[1, 2],
+        &[2, 3, 4, 5, 6, 7],
+        &[2],
+        &[3, 5],
+        &[3, 4],
+        &[6],
+        &[1, 2],
+        &[1],
+        &[3, 4, 7],
+        &[7],
+        &[5],
+        &[1],
+        &[1, 2, 7, 8],
+        &[3, 4, 5],
+        &[3, 5],
+        &[2],
+    ];
+    for ((sql, got), want) in EXACT_LITERALS.iter().zip(&answers).zip(want) {
+        assert_eq!(got, want, "{sql}");
+    }
+    // The literal reaches the source as the decimal written, not as a float.
+    let plan = explain(&on, "SELECT id FROM src.amounts WHERE amount = 99999.99").await;
+    assert!(!plan.contains("99999.98999"), "{plan}");
+    // The query builder: a float literal compared with a decimal column is the number written.
+    for e in [&on, &off] {
+        let got: Vec<String> = rows(
+            &e.from("src.amounts")
+                .await
+                .filter(col("amount").eq(lit(99999.99)))
+                .select([col("id")])
+                .collect()
+                .await
+                .unwrap(),
+        );
+        assert_eq!(got, vec!["1"]);
+        let got: Vec<String> = rows(
+            &e.from("src.amounts")
+                .await
+                .filter(col("amount").eq(lit(1234567890.12)))
+                .select([col("id")])
+                .collect()
+                .await
+                .unwrap(),
+        );
+        assert_eq!(got, vec!["2"]);
+    }
+    ns.cleanup().await;
+}
+
 /// Instantiates the suite for one backend.
 #[macro_export]
 macro_rules! conformance_suite {
@@ -326,6 +433,17 @@ macro_rules! conformance_suite {
                     .next()
                     .unwrap(),
                 $tiny_chunks,
+            )
+            .await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn exact_literals() {
+            $crate::conformance::exact_literals(
+                &$fixture,
+                concat!(module_path!(), "_literals")
+                    .rsplit("::")
+                    .next()
+                    .unwrap(),
             )
             .await
         }

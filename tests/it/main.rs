@@ -4,6 +4,7 @@ mod cli;
 mod common;
 mod conformance;
 mod connector;
+mod decimals;
 mod mysql;
 mod postgres;
 mod query;

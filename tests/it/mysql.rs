@@ -438,3 +438,139 @@ async fn native_reader_metrics_errors_and_passwords() {
     ns.exec(&format!("DROP USER '{user}'@'%'")).await;
     ns.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spatial_columns_read_as_wkb() {
+    for reader in ["native", "connectorx"] {
+        let ns = MySqlNamespace::new(&format!("my_geometry_{reader}"));
+        ns.exec(
+            "CREATE TABLE places (id INT PRIMARY KEY, name VARCHAR(10), g GEOMETRY, p POINT);
+             INSERT INTO places VALUES (1, 'a', ST_GeomFromText('POINT(1 2)'), ST_GeomFromText('POINT(3 4)')),
+               (2, 'b', ST_GeomFromText('LINESTRING(0 0, 1 1)'), NULL), (3, 'c', NULL, NULL);",
+        )
+        .await;
+        let e = engine(&ns, Engine::builder(), &format!("reader={reader}")).await;
+        let batches = e
+            .sql_collect("SELECT * FROM src.places ORDER BY id")
+            .await
+            .unwrap_or_else(|err| panic!("{reader}: {err}"));
+        let schema = batches[0].schema();
+        assert_eq!(
+            schema.field_with_name("g").unwrap().data_type(),
+            &DataType::Binary
+        );
+        // The WKB the server itself gives.
+        let want = ns.text_rows(
+            "SELECT id, name, HEX(ST_AsBinary(g)), HEX(ST_AsBinary(p)) FROM places ORDER BY id",
+        );
+        let got = rows(&batches);
+        for (g, w) in got.iter().zip(&want) {
+            let hex = |c: &Option<String>| c.clone().map_or("NULL".into(), |s| s.to_lowercase());
+            let cells: Vec<&str> = g.split('|').collect();
+            assert_eq!(cells[2], hex(&w[2]), "{reader}");
+            assert_eq!(cells[3], hex(&w[3]), "{reader}");
+        }
+        // POINT(1 2) as little-endian WKB.
+        assert!(
+            got[0].contains("|0101000000000000000000f03f0000000000000040|"),
+            "{}",
+            got[0]
+        );
+        assert_eq!(got.len(), 3);
+        ns.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fractional_seconds_push_down_exactly() {
+    for reader in ["native", "connectorx"] {
+        let ns = MySqlNamespace::new(&format!("my_fraction_{reader}"));
+        let cols: Vec<String> = (0..=6)
+            .flat_map(|p| {
+                [
+                    format!("dt{p} DATETIME({p})"),
+                    format!("ts{p} TIMESTAMP({p}) NULL"),
+                    format!("t{p} TIME({p})"),
+                ]
+            })
+            .collect();
+        ns.exec(&format!(
+            "SET time_zone = '+00:00'; CREATE TABLE f (id INT PRIMARY KEY, {});",
+            cols.join(", ")
+        ))
+        .await;
+        let values = [
+            "2024-03-02 10:00:00.123456",
+            "2024-03-02 10:00:00.5",
+            "2024-03-02 10:00:00",
+            "2024-03-02 09:59:59.999999",
+            "2024-03-02 10:00:00.000001",
+        ];
+        for (id, v) in values.iter().enumerate() {
+            let time = v.split(' ').nth(1).unwrap();
+            let cells: Vec<String> = (0..=6)
+                .flat_map(|_| [format!("'{v}'"), format!("'{v}'"), format!("'{time}'")])
+                .collect();
+            ns.exec(&format!(
+                "SET time_zone = '+00:00'; INSERT INTO f VALUES ({id}, {});",
+                cells.join(", ")
+            ))
+            .await;
+        }
+        let options = format!("reader={reader}");
+        let on = engine(&ns, Engine::builder(), &options).await;
+        let off = engine(&ns, Engine::builder().pushdown(false), &options).await;
+        for p in 0..=6 {
+            for lit in [
+                "2024-03-02 10:00:00.123",
+                "2024-03-02 10:00:00.5",
+                "2024-03-02 10:00:00",
+                "2024-03-02 10:00:00.123456",
+            ] {
+                for sql in [
+                    format!("SELECT id FROM src.f WHERE dt{p} = TIMESTAMP '{lit}'"),
+                    format!("SELECT id FROM src.f WHERE dt{p} < TIMESTAMP '{lit}'"),
+                    format!("SELECT id FROM src.f WHERE dt{p} >= TIMESTAMP '{lit}'"),
+                    format!("SELECT id FROM src.f WHERE ts{p} = TIMESTAMP '{lit}+00:00'"),
+                    format!("SELECT id FROM src.f WHERE ts{p} > TIMESTAMP '{lit}+00:00'"),
+                ] {
+                    let a = sorted_rows(
+                        &on.sql_collect(&sql)
+                            .await
+                            .unwrap_or_else(|e| panic!("{sql}: {e}")),
+                    );
+                    let b = sorted_rows(&off.sql_collect(&sql).await.unwrap());
+                    assert_eq!(a, b, "{reader}: pushdown changed the answer of: {sql}");
+                }
+            }
+            // TIME(n) reads as a duration: compared with an interval, never pushed as a TIME.
+            let sql = format!("SELECT id FROM src.f WHERE t{p} = INTERVAL '10 hours'");
+            if let (Ok(a), Ok(b)) = (on.sql_collect(&sql).await, off.sql_collect(&sql).await) {
+                assert_eq!(sorted_rows(&a), sorted_rows(&b), "{sql}");
+            }
+        }
+        // The issue's example: the row at .123 on a DATETIME(3) column.
+        assert_eq!(
+            query(
+                &on,
+                "SELECT id FROM src.f WHERE dt3 = TIMESTAMP '2024-03-02 10:00:00.123'"
+            )
+            .await,
+            vec!["0"]
+        );
+        let mut below = query(
+            &on,
+            "SELECT id FROM src.f WHERE dt3 < TIMESTAMP '2024-03-02 10:00:00.500'",
+        )
+        .await;
+        below.sort();
+        assert_eq!(below, vec!["0", "2", "3", "4"]);
+        let plan = explain(
+            &on,
+            "SELECT id FROM src.f WHERE dt3 = TIMESTAMP '2024-03-02 10:00:00.123'",
+        )
+        .await;
+        assert!(plan.contains("DATETIME(6)"), "{plan}");
+        ns.cleanup().await;
+    }
+}

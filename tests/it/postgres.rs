@@ -113,7 +113,7 @@ async fn type_round_trip_with(reader: &str) {
     assert_eq!(row1[col("ai")], "[1, NULL, 3]");
     assert_eq!(row1[col("at")], "[a, NULL]");
     assert_eq!(row1[col("m")], "happy");
-    assert_eq!(row1[col("ip")], "10.0.0.1/32");
+    assert_eq!(row1[col("ip")], "10.0.0.1");
     // Arrays of other scalar types, through their text form.
     assert_eq!(row1[col("an")], "[1.50, NULL]");
     assert_eq!(row1[col("ad")], "[2020-01-01, NULL]");
@@ -456,5 +456,161 @@ async fn two_part_names_resolve_to_the_default_schema() {
         vec!["3"]
     );
     assert!(e.source("src").await.is_some());
+    ns.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inet_reads_as_postgres_prints_it() {
+    for reader in ["native", "connectorx"] {
+        let ns = PgNamespace::new(&format!("pg_inet_{reader}")).await;
+        ns.exec(
+            "CREATE TABLE hosts (id int, ip inet, net cidr);
+             INSERT INTO hosts VALUES (1, '10.0.0.1', '10.0.0.0/8'), (2, '::1', '::/0'),
+               (3, '192.168.1.5/24', '192.168.1.0/24'), (4, '2001:db8::ff00:42:8329', '2001:db8::/32'), (5, NULL, NULL);",
+        )
+        .await;
+        let e = engine(&ns, Engine::builder(), &format!("reader={reader}")).await;
+        let got = query(&e, "SELECT id, ip, net FROM src.hosts ORDER BY id").await;
+        // What psql shows for the same rows.
+        let printed: Vec<String> = ns
+            .client
+            .simple_query("SELECT id, ip, net FROM hosts ORDER BY id")
+            .await
+            .unwrap()
+            .iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => Some(
+                    (0..3)
+                        .map(|i| r.get(i).unwrap_or("NULL"))
+                        .collect::<Vec<_>>()
+                        .join("|"),
+                ),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(got, printed, "{reader}");
+        assert_eq!(got[0], "1|10.0.0.1|10.0.0.0/8");
+        assert_eq!(got[1], "2|::1|::/0");
+        assert_eq!(
+            query(&e, "SELECT id FROM src.hosts WHERE ip = '10.0.0.1'").await,
+            vec!["1"],
+            "{reader}"
+        );
+        assert_eq!(
+            query(&e, "SELECT id FROM src.hosts WHERE ip = '::1'").await,
+            vec!["2"]
+        );
+        ns.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn url_options_are_decoded_as_uri_components() {
+    let ns = PgNamespace::new("pg_url_decode").await;
+    ns.exec("CREATE TABLE one (id int); INSERT INTO one VALUES (1);")
+        .await;
+    // `%20` is a space and `+` a plus, as psql reads the same URL.
+    let url = ns.url("application_name=my%20app+1&options=-c%20statement_timeout%3D1234");
+    let db = vibe_piper::connector::connect(&url).await.unwrap();
+    use vibe_piper::connector::ExecutorExt;
+    let b = db
+        .query_one(
+            "SELECT current_setting('application_name') AS a, current_setting('statement_timeout') AS t",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows(&[b]), vec!["my app+1|1234ms"]);
+    let e = Engine::new();
+    e.register_source("src", &url).await.unwrap();
+    assert_eq!(query(&e, "SELECT id FROM src.one").await, vec!["1"]);
+    ns.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fractional_timestamps_push_down_exactly() {
+    let ns = PgNamespace::new("pg_fraction").await;
+    let cols: Vec<String> = (0..=6)
+        .flat_map(|p| {
+            [
+                format!("ts{p} timestamp({p})"),
+                format!("tz{p} timestamptz({p})"),
+                format!("t{p} time({p})"),
+            ]
+        })
+        .collect();
+    ns.exec(&format!(
+        "CREATE TABLE f (id int PRIMARY KEY, {});",
+        cols.join(", ")
+    ))
+    .await;
+    let values = [
+        "2024-03-02 10:00:00.123456",
+        "2024-03-02 10:00:00.5",
+        "2024-03-02 10:00:00",
+        "2024-03-02 09:59:59.999999",
+        "2024-03-02 10:00:00.000001",
+    ];
+    for (id, v) in values.iter().enumerate() {
+        let cells: Vec<String> = (0..=6)
+            .flat_map(|_| {
+                let time = v.split(' ').nth(1).unwrap();
+                [format!("'{v}'"), format!("'{v}+00'"), format!("'{time}'")]
+            })
+            .collect();
+        ns.exec(&format!(
+            "INSERT INTO f VALUES ({id}, {});",
+            cells.join(", ")
+        ))
+        .await;
+    }
+    let on = engine(&ns, Engine::builder(), "").await;
+    let off = engine(&ns, Engine::builder().pushdown(false), "").await;
+    for p in 0..=6 {
+        for lit in [
+            "2024-03-02 10:00:00.123",
+            "2024-03-02 10:00:00.5",
+            "2024-03-02 10:00:00",
+            "2024-03-02 10:00:00.123456",
+        ] {
+            let time = lit.split(' ').nth(1).unwrap();
+            for sql in [
+                format!("SELECT id FROM src.f WHERE ts{p} = TIMESTAMP '{lit}'"),
+                format!("SELECT id FROM src.f WHERE ts{p} < TIMESTAMP '{lit}'"),
+                format!("SELECT id FROM src.f WHERE tz{p} >= TIMESTAMP '{lit}+00:00'"),
+                format!("SELECT id FROM src.f WHERE tz{p} = TIMESTAMP '{lit}+00:00'"),
+                format!(
+                    "SELECT id FROM src.f WHERE t{p} = arrow_cast('{time}', 'Time64(Microsecond)')"
+                ),
+                format!(
+                    "SELECT id FROM src.f WHERE t{p} > arrow_cast('{time}', 'Time64(Microsecond)')"
+                ),
+            ] {
+                let a = sorted_rows(
+                    &on.sql_collect(&sql)
+                        .await
+                        .unwrap_or_else(|e| panic!("{sql}: {e}")),
+                );
+                let b = sorted_rows(&off.sql_collect(&sql).await.unwrap());
+                assert_eq!(a, b, "pushdown changed the answer of: {sql}");
+            }
+        }
+    }
+    assert_eq!(
+        query(
+            &on,
+            "SELECT id FROM src.f WHERE ts6 = TIMESTAMP '2024-03-02 10:00:00.123456'"
+        )
+        .await,
+        vec!["0"]
+    );
+    assert_eq!(
+        query(
+            &on,
+            "SELECT id FROM src.f WHERE ts3 = TIMESTAMP '2024-03-02 10:00:00.123'"
+        )
+        .await,
+        vec!["0"]
+    );
     ns.cleanup().await;
 }

@@ -7,7 +7,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use datafusion::catalog::TableProvider;
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use datafusion::catalog::{SchemaProvider, TableProvider};
+use datafusion::common::DataFusionError;
 use datafusion::datasource::file_format::csv::CsvFormat;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::file_format::FileFormat;
@@ -113,4 +117,48 @@ pub async fn listing_table(
         .with_listing_options(options)
         .with_schema(schema);
     Ok(Arc::new(ListingTable::try_new(config)?))
+}
+
+/// The tables of a folder. A file that cannot be read (not Parquet, a broken footer, no
+/// permission) is an error naming the file when its table is used, and only then: the other
+/// tables and queries that do not touch it work.
+#[derive(Debug, Default)]
+pub struct FolderSchema {
+    tables: BTreeMap<String, std::result::Result<Arc<dyn TableProvider>, String>>,
+}
+
+impl FolderSchema {
+    /// Reads the tables of `dir` (see [`discover`]).
+    pub async fn load(state: &SessionState, dir: &Path) -> Result<Self> {
+        let mut tables = BTreeMap::new();
+        for (table, location, kind) in discover(dir)? {
+            let provider = listing_table(state, &location, kind)
+                .await
+                .map_err(|e| format!("table `{table}`: cannot read {}: {e}", location.display()));
+            tables.insert(table, provider);
+        }
+        Ok(Self { tables })
+    }
+}
+
+#[async_trait]
+impl SchemaProvider for FolderSchema {
+    fn table_names(&self) -> Vec<String> {
+        self.tables.keys().cloned().collect()
+    }
+
+    async fn table(
+        &self,
+        name: &str,
+    ) -> datafusion::common::Result<Option<Arc<dyn TableProvider>>> {
+        match self.tables.get(name) {
+            None => Ok(None),
+            Some(Ok(t)) => Ok(Some(t.clone())),
+            Some(Err(e)) => Err(DataFusionError::Plan(e.clone())),
+        }
+    }
+
+    fn table_exist(&self, name: &str) -> bool {
+        self.tables.contains_key(name)
+    }
 }

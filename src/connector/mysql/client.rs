@@ -154,18 +154,16 @@ pub(crate) fn driver_opts(
     let mut mode = None;
     let mut ca = None;
     let mut kept = vec![];
-    for (k, v) in parsed.query_pairs() {
+    for (k, v) in crate::connector::url_options(&parsed) {
         let is_pool = PoolOptions::is_key(&k);
         match k.to_ascii_lowercase().as_str() {
             "ssl-mode" | "sslmode" => mode = Some(v.to_ascii_uppercase().replace('-', "_")),
-            "ssl-ca" => ca = Some(std::path::PathBuf::from(v.as_ref())),
+            "ssl-ca" => ca = Some(std::path::PathBuf::from(&v)),
             key if SOURCE_OPTIONS.contains(&key) || is_pool => {}
-            _ => kept.push((k.to_string(), v.to_string())),
+            _ => kept.push((k, v)),
         }
     }
-    for (k, v) in &kept {
-        stripped.query_pairs_mut().append_pair(k, v);
-    }
+    crate::connector::set_url_options(&mut stripped, &kept);
     let mut s = stripped.to_string();
     if s.ends_with('?') {
         s.pop();
@@ -245,7 +243,7 @@ impl MySqlConnector {
             url: redact_url(url),
             reason,
         };
-        for (k, v) in parsed.query_pairs() {
+        for (k, v) in crate::connector::url_options(&parsed) {
             options.apply(&k, &v).map_err(bad)?;
         }
         let password = crate::connector::url_password(&parsed);

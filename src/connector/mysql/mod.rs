@@ -19,6 +19,7 @@
 //! consistent view (InnoDB statement consistency), all started within the same scan.
 
 mod client;
+mod dialect;
 mod types;
 mod wire_reader;
 
@@ -28,7 +29,9 @@ pub use client::{
 
 use async_trait::async_trait;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown as P};
-use datafusion::sql::unparser::dialect::{Dialect, MySqlDialect};
+use datafusion::sql::unparser::dialect::Dialect;
+
+use dialect::MySqlSourceDialect;
 use mysql_async::prelude::Queryable;
 
 pub use types::ZeroDates;
@@ -56,7 +59,7 @@ pub struct MySqlSource {
     /// Host, port and user of the native reader.
     endpoint: (String, u16, String),
     connector: Option<MySqlConnector>,
-    dialect: MySqlDialect,
+    dialect: MySqlSourceDialect,
 }
 
 impl std::fmt::Debug for MySqlSource {
@@ -109,20 +112,20 @@ impl MySqlSource {
                     .into_owned(),
             ),
             connector: None,
-            dialect: MySqlDialect {},
+            dialect: MySqlSourceDialect::default(),
         };
         let mut driver = client::mysql_scheme(&parsed).map_err(|e| bad(e.to_string()))?;
+        let mut kept = vec![];
         {
-            let mut pairs = driver.query_pairs_mut();
-            for (k, v) in parsed.query_pairs() {
-                match k.as_ref() {
+            for (k, v) in crate::connector::url_options(&parsed) {
+                match k.as_str() {
                     "tinyint1_as_bool" => {
                         source.tinyint1_as_bool = parse_bool(&v).ok_or_else(|| {
                             bad(format!("tinyint1_as_bool takes true or false, not `{v}`"))
                         })?
                     }
                     "zero_dates" => {
-                        source.zero_dates = match v.as_ref() {
+                        source.zero_dates = match v.as_str() {
                             "null" => ZeroDates::Null,
                             "error" => ZeroDates::Error,
                             other => {
@@ -133,7 +136,7 @@ impl MySqlSource {
                         }
                     }
                     "partition" => {
-                        source.partition = match v.as_ref() {
+                        source.partition = match v.as_str() {
                             "key" => true,
                             "none" => false,
                             other => {
@@ -150,7 +153,7 @@ impl MySqlSource {
                             })?
                     }
                     "reader" => {
-                        source.native_reader = match v.as_ref() {
+                        source.native_reader = match v.as_str() {
                             "native" => true,
                             "connectorx" => false,
                             other => {
@@ -169,11 +172,12 @@ impl MySqlSource {
                         if (key.starts_with("ssl") && !plain) || key == "socket" {
                             source.native_reader = false;
                         }
-                        pairs.append_pair(&k, &v);
+                        kept.push((k, v));
                     }
                 }
             }
         }
+        crate::connector::set_url_options(&mut driver, &kept);
         let mut driver_url = driver.to_string();
         if driver_url.ends_with('?') {
             driver_url.pop();

@@ -138,6 +138,12 @@ pub fn column_spec(c: &MyColumn, tinyint1_as_bool: bool, zero_dates: ZeroDates) 
         "binary" | "varbinary" | "tinyblob" | "blob" | "mediumblob" | "longblob" | "bit" => {
             native(DataType::Binary)
         }
+        // Spatial values as WKB (the server's own form puts an SRID in front); no cast to text
+        // exists for them.
+        "geometry" | "point" | "linestring" | "polygon" | "multipoint" | "multilinestring"
+        | "multipolygon" | "geometrycollection" | "geomcollection" => native(DataType::Binary)
+            .with_read(ReadAs::Function("ST_AsBinary"))
+            .with_compare(SourceCompare::Never),
         // Enums and sets order by position; JSON compares as JSON.
         "enum" | "set" | "json" => native(DataType::Utf8).with_compare(SourceCompare::Never),
         _ => ColumnSpec::text(name, DataType::Utf8, nullable, source),
@@ -180,6 +186,11 @@ mod tests {
         let spec = column_spec(&col("date", "date"), false, ZeroDates::Null);
         assert_eq!(spec.read, ReadAs::NativeZeroDateNull);
         let spec = column_spec(&col("geometry", "geometry"), false, ZeroDates::Null);
+        assert_eq!(
+            (spec.field.data_type(), spec.read),
+            (&DataType::Binary, ReadAs::Function("ST_AsBinary"))
+        );
+        let spec = column_spec(&col("inet6", "inet6"), false, ZeroDates::Null);
         assert_eq!(
             (spec.field.data_type(), spec.read),
             (&DataType::Utf8, ReadAs::Text)

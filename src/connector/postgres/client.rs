@@ -182,17 +182,10 @@ pub(crate) fn split_url(url: &str) -> Result<SplitUrl> {
     let mut driver = parsed.clone();
     driver.set_query(None);
     let _ = driver.set_scheme("postgresql");
-    let mut ours = vec![];
-    {
-        let mut pairs = driver.query_pairs_mut();
-        for (k, v) in parsed.query_pairs() {
-            if SOURCE_OPTIONS.contains(&k.as_ref()) || PoolOptions::is_key(&k) {
-                ours.push((k.to_string(), v.to_string()));
-            } else {
-                pairs.append_pair(&k, &v);
-            }
-        }
-    }
+    let (ours, theirs): (Vec<_>, Vec<_>) = crate::connector::url_options(&parsed)
+        .into_iter()
+        .partition(|(k, _)| SOURCE_OPTIONS.contains(&k.as_str()) || PoolOptions::is_key(k));
+    crate::connector::set_url_options(&mut driver, &theirs);
     let mut driver_url = driver.to_string();
     if driver_url.ends_with('?') {
         driver_url.pop();

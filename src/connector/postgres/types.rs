@@ -137,6 +137,10 @@ pub fn column_spec_for(c: &PgColumn, exact_decimals: bool) -> ColumnSpec {
         // Text forms whose source comparison differs (case of uuids, normalised jsonb, no `=`
         // for json).
         "uuid" | "json" | "jsonb" => native(DataType::Utf8).with_compare(SourceCompare::Never),
+        // inet's output form, without the `/32` that a cast to text adds to a host address.
+        "inet" => native(DataType::Utf8)
+            .with_read(ReadAs::Function("abbrev"))
+            .with_compare(SourceCompare::Never),
         "interval" => ColumnSpec::text(
             name,
             DataType::Interval(IntervalUnit::MonthDayNano),
@@ -207,7 +211,7 @@ mod tests {
 
     #[test]
     fn unknown_types_read_as_text() {
-        let spec = column_spec(&col("inet", -1));
+        let spec = column_spec(&col("macaddr", -1));
         assert_eq!(spec.field.data_type(), &DataType::Utf8);
         assert_eq!(spec.read, crate::schema::ReadAs::Text);
     }

@@ -138,19 +138,23 @@ pub fn numeric_parts(text: &str) -> std::result::Result<(bool, String, String), 
     Ok((neg, i.to_string(), f.to_string()))
 }
 
-/// Writes `v × 10^-scale` as a binary numeric with integer arithmetic (the bulk-load hot path);
-/// `false` (nothing written) when the aligned value does not fit 128 bits.
-fn encode_decimal_numeric(v: i128, scale: u32, out: &mut BytesMut) -> bool {
-    // Align the fraction to whole base-10000 digits.
+/// Writes `v × 10^-scale` as a binary numeric with integer arithmetic (the bulk-load hot path).
+fn encode_decimal_numeric(v: i128, scale: u32, out: &mut BytesMut) {
+    // The fraction is aligned to whole base-10000 digits: the lowest group holds the lowest
+    // `4 - pad` decimal digits followed by `pad` zeros (computed apart, so 38 digits plus the
+    // padding never have to fit one integer).
     let pad = (4 - scale % 4) % 4;
-    let Some(aligned) = v.unsigned_abs().checked_mul(10u128.pow(pad)) else {
-        return false;
-    };
     let frac_groups = ((scale + pad) / 4) as i32;
-    // Little-endian base-10000 digits.
+    // Little-endian base-10000 digits (at most 39 decimal digits + 3 of padding).
     let mut groups = [0i16; 12];
     let mut n = 0;
-    let mut rest = aligned;
+    let mut rest = v.unsigned_abs();
+    if pad > 0 && rest > 0 {
+        let low = 10u128.pow(4 - pad);
+        groups[0] = ((rest % low) * 10u128.pow(pad)) as i16;
+        rest /= low;
+        n = 1;
+    }
     while rest > 0 {
         groups[n] = (rest % 10_000) as i16;
         rest /= 10_000;
@@ -174,7 +178,6 @@ fn encode_decimal_numeric(v: i128, scale: u32, out: &mut BytesMut) -> bool {
     for g in groups[low..n].iter().rev() {
         out.put_i16(*g);
     }
-    true
 }
 
 fn encode_numeric(cell: &Cell, out: &mut BytesMut) -> std::result::Result<(), String> {
@@ -195,10 +198,14 @@ fn encode_numeric(cell: &Cell, out: &mut BytesMut) -> std::result::Result<(), St
         }
     }
     match cell {
-        Cell::Decimal(v, s) if *s >= 0 && encode_decimal_numeric(*v, *s as u32, out) => {
-            return Ok(())
+        Cell::Decimal(v, s) if *s >= 0 => {
+            encode_decimal_numeric(*v, *s as u32, out);
+            return Ok(());
         }
-        Cell::Int(v) if encode_decimal_numeric(*v as i128, 0, out) => return Ok(()),
+        Cell::Int(v) => {
+            encode_decimal_numeric(*v as i128, 0, out);
+            return Ok(());
+        }
         _ => {}
     }
     let text = match cell {
@@ -610,7 +617,7 @@ pub(super) fn copy_dec(spec: &ColumnSpec) -> Option<Dec> {
     match spec.read {
         ReadAs::Text | ReadAs::TextNoZeroDates => return Some(text(false)),
         ReadAs::TrimPad => return Some(text(true)),
-        ReadAs::Native | ReadAs::NativeZeroDateNull => {}
+        ReadAs::Native | ReadAs::NativeZeroDateNull | ReadAs::Function(_) => {}
     }
     fn native(dt: &DataType, source_type: &str) -> Option<Dec> {
         Some(match dt {
@@ -666,7 +673,7 @@ pub fn numeric_text(raw: &[u8]) -> std::result::Result<String, String> {
     if raw.len() < 8 {
         return Err("short numeric".into());
     }
-    let n = i16::from_be_bytes([raw[0], raw[1]]) as usize;
+    let n = u16::from_be_bytes([raw[0], raw[1]]) as usize;
     let weight = i16::from_be_bytes([raw[2], raw[3]]) as i32;
     let sign = u16::from_be_bytes([raw[4], raw[5]]);
     let dscale = u16::from_be_bytes([raw[6], raw[7]]) as usize;
@@ -762,52 +769,76 @@ pub(super) fn numeric_i128(
             numeric_text(raw).unwrap_or_default()
         )
     };
-    // The base-10000 digits as one integer (Horner), in 64 bits while it fits.
+    let rounds = || {
+        format!(
+            "value {} has more than {scale} fractional digits; reading it as Decimal({precision},{scale}) would round it",
+            numeric_text(raw).unwrap_or_default()
+        )
+    };
+    // Digit i (base 10000) stands for d * 10^e of the unscaled value, e = 4 * (weight - i) + scale.
+    // Digits below the unit of the scale must be zero (else the value would round); the one that
+    // straddles it is cut to its significant part. Only the digits that remain are accumulated
+    // (Horner, in 64 bits while it fits), so no intermediate is wider than the result.
     let mut small: u64 = 0;
     let mut big: Option<i128> = None;
-    for pair in digits.chunks_exact(2) {
-        let d = u16::from_be_bytes([pair[0], pair[1]]) as u64;
-        match big {
-            None if small < 100_000_000_000_000 => small = small * 10_000 + d,
-            None => {
-                big = Some(
-                    (small as i128)
-                        .checked_mul(10_000)
-                        .and_then(|v| v.checked_add(d as i128))
-                        .ok_or_else(too_wide)?,
-                )
+    let mut any = false;
+    // The exponent of the last digit taken into the accumulator.
+    let mut last_e = 0i32;
+    for (i, pair) in digits.chunks_exact(2).enumerate() {
+        let mut d = u16::from_be_bytes([pair[0], pair[1]]) as u64;
+        if d > 9999 {
+            return Err(format!("numeric digit {d} is out of range"));
+        }
+        let e = 4 * (weight - i as i32) + scale as i32;
+        // How far the accumulator moves to make room for this digit.
+        let step = if e >= 0 {
+            4
+        } else if e > -4 {
+            let cut = 10u64.pow((-e) as u32);
+            if d % cut != 0 {
+                return Err(rounds());
             }
-            Some(v) => {
-                big = Some(
-                    v.checked_mul(10_000)
-                        .and_then(|v| v.checked_add(d as i128))
-                        .ok_or_else(too_wide)?,
-                )
+            d /= cut;
+            4 + e
+        } else {
+            if d != 0 {
+                return Err(rounds());
+            }
+            continue;
+        };
+        let m = 10u64.pow(step as u32);
+        if !any {
+            small = d;
+            any = true;
+        } else {
+            match big {
+                None if small < 100_000_000_000_000 => small = small * m + d,
+                None => {
+                    big = Some(
+                        (small as i128)
+                            .checked_mul(m as i128)
+                            .and_then(|v| v.checked_add(d as i128))
+                            .ok_or_else(too_wide)?,
+                    )
+                }
+                Some(v) => {
+                    big = Some(
+                        v.checked_mul(m as i128)
+                            .and_then(|v| v.checked_add(d as i128))
+                            .ok_or_else(too_wide)?,
+                    )
+                }
             }
         }
+        last_e = e.max(0);
     }
     let whole = big.unwrap_or(small as i128);
-    // value = whole * 10000^(weight - n + 1); unscaled = value * 10^scale.
-    let exp = 4 * (weight - n as i32 + 1) + scale as i32;
+    // Digits beyond the stored ones are zeros: the last one taken still stands for d * 10^last_e.
     let unscaled = if whole == 0 {
         0
-    } else if exp >= 0 {
-        let m = POW10.get(exp as usize).ok_or_else(too_wide)?;
-        whole.checked_mul(*m).ok_or_else(too_wide)?
     } else {
-        let Some(d) = POW10.get((-exp) as usize) else {
-            return Err(format!(
-                "value {} has more than {scale} fractional digits; reading it as Decimal({precision},{scale}) would round it",
-                numeric_text(raw).unwrap_or_default()
-            ));
-        };
-        if whole % d != 0 {
-            return Err(format!(
-                "value {} has more than {scale} fractional digits; reading it as Decimal({precision},{scale}) would round it",
-                numeric_text(raw).unwrap_or_default()
-            ));
-        }
-        whole / d
+        let m = POW10.get(last_e as usize).ok_or_else(too_wide)?;
+        whole.checked_mul(*m).ok_or_else(too_wide)?
     };
     if precision < 39 && unscaled.unsigned_abs() >= POW10[precision as usize].unsigned_abs() {
         return Err(too_wide());
@@ -1159,6 +1190,104 @@ mod tests {
         let mut b = BytesMut::new();
         encode(&cell, ty, &mut b)?;
         Ok(b.to_vec())
+    }
+
+    /// A Decimal128(p, s) value as text with exactly `s` fraction digits (PostgreSQL's form).
+    fn decimal_text(v: i128, s: u32) -> String {
+        use arrow::datatypes::DecimalType;
+        arrow::datatypes::Decimal128Type::format_decimal(v, 38, s as i8)
+    }
+
+    /// Unscaled values of Decimal128(p, s) biased to the edges: all nines, one unit in the last
+    /// place, powers of ten, and random digits, each with either sign.
+    fn edge_value() -> impl proptest::strategy::Strategy<Value = (u8, u8, i128)> {
+        use proptest::prelude::*;
+        (1u8..=38)
+            .prop_flat_map(|p| (Just(p), 0..=p))
+            .prop_flat_map(|(p, s)| {
+                let max = POW10[p as usize] - 1;
+                let v = prop_oneof![
+                    Just(max),
+                    Just(max - 1),
+                    Just(1i128),
+                    Just(0i128),
+                    (0..p as usize).prop_map(|k| POW10[k]),
+                    0..=max,
+                ];
+                (Just(p), Just(s), v, any::<bool>())
+            })
+            .prop_map(|(p, s, v, neg)| (p, s, if neg { -v } else { v }))
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(4096))]
+
+        /// Every value of every Decimal128(p, s) survives the binary numeric both ways, whether
+        /// written from the integer or from its text, and reads back as PostgreSQL prints it.
+        #[test]
+        fn numeric_edges_round_trip((p, s, v) in edge_value()) {
+            let mut fast = BytesMut::new();
+            encode_decimal_numeric(v, s as u32, &mut fast);
+            let text = decimal_text(v, s as u32);
+            let slow = enc(Cell::Str(text.clone().into()), &Type::NUMERIC).unwrap();
+            for raw in [&fast[..], &slow[..]] {
+                proptest::prop_assert_eq!(numeric_i128(raw, p, s as i8).unwrap(), v);
+                proptest::prop_assert_eq!(numeric_text(raw).unwrap(), text.clone());
+            }
+            // One more fraction digit in the target: the same value, ten times the integer.
+            if s < p && p < 38 {
+                proptest::prop_assert_eq!(numeric_i128(&fast, p + 1, s as i8 + 1).unwrap(), v * 10);
+            }
+            // One fraction digit fewer: exact only when the last digit is zero.
+            if s > 0 {
+                let r = numeric_i128(&fast, p, s as i8 - 1);
+                if v % 10 == 0 {
+                    proptest::prop_assert_eq!(r.unwrap(), v / 10);
+                } else {
+                    proptest::prop_assert!(r.unwrap_err().contains("would round"));
+                }
+            }
+            // One digit of precision fewer refuses the widest values, and only them.
+            if p > 1 && s < p {
+                let r = numeric_i128(&fast, p - 1, s as i8);
+                if v.unsigned_abs() >= POW10[p as usize - 1] as u128 {
+                    proptest::prop_assert!(r.unwrap_err().contains("does not fit"));
+                } else {
+                    proptest::prop_assert_eq!(r.unwrap(), v);
+                }
+            }
+        }
+
+        /// No byte sequence makes the numeric decoders panic.
+        #[test]
+        fn numeric_decoders_never_panic(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40), p in 1u8..=38, s in 0i8..=38) {
+            let _ = numeric_i128(&raw, p, s.min(p as i8));
+            let _ = numeric_text(&raw);
+        }
+    }
+
+    #[test]
+    fn numeric_at_the_edge_of_precision() {
+        // Issue: 20 integer and 18 fraction digits (five base-10000 fraction groups, the last
+        // with two padding digits) fit Decimal(38,18) exactly.
+        let num = |t: &str| enc(Cell::Str(t.into()), &Type::NUMERIC).unwrap();
+        let t = "12345678901234567890.123456789012345678";
+        let want: i128 = "12345678901234567890123456789012345678".parse().unwrap();
+        assert_eq!(numeric_i128(&num(t), 38, 18).unwrap(), want);
+        assert_eq!(numeric_i128(&num(&format!("-{t}")), 38, 18).unwrap(), -want);
+        let nines = format!("{}.{}", "9".repeat(20), "9".repeat(18));
+        assert_eq!(numeric_i128(&num(&nines), 38, 18).unwrap(), POW10[38] - 1);
+        // Trailing zeros beyond the scale are no rounding.
+        assert_eq!(numeric_i128(&num("1.500000000"), 2, 1).unwrap(), 15);
+        // The written side: a 38-digit Decimal with padding in its last group.
+        let mut b = BytesMut::new();
+        encode_decimal_numeric(want, 18, &mut b);
+        assert_eq!(numeric_text(&b).unwrap(), t);
+        // A digit out of base-10000 range is bad bytes, not a value.
+        let mut bad = num("1");
+        let at = bad.len() - 2;
+        bad[at..].copy_from_slice(&10_000u16.to_be_bytes());
+        assert!(numeric_i128(&bad, 10, 0).is_err());
     }
 
     #[test]
