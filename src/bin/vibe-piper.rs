@@ -174,7 +174,7 @@ async fn run_query(
 ) -> Result<()> {
     let df = engine.sql(query).await?;
     let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-    let mut stream = df.execute_stream().await.map_err(Error::from_datafusion)?;
+    let mut stream = detached(df.execute_stream().await.map_err(Error::from_datafusion)?);
     let parquet_err = |e: parquet::errors::ParquetError| Error::Config(format!("parquet: {e}"));
     match format {
         Format::Table => {
@@ -230,6 +230,91 @@ async fn run_query(
     Ok(())
 }
 
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Drives `stream` on a task of its own and hands its batches over a small channel, so that
+/// the caller stays responsive (Ctrl-C) however long one step of the plan computes. Dropping the
+/// returned stream aborts the task; a task that dies ends the stream with an error, never with
+/// fewer rows.
+fn detached(
+    mut stream: datafusion::execution::SendableRecordBatchStream,
+) -> futures::stream::BoxStream<'static, datafusion::common::Result<arrow::record_batch::RecordBatch>>
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    let task = tokio::spawn(async move {
+        while let Some(b) = stream.next().await {
+            if tx.send(b).await.is_err() {
+                break;
+            }
+        }
+    });
+    let guard = AbortOnDrop(task.abort_handle());
+    futures::stream::unfold(
+        (rx, Some(task), guard),
+        |(mut rx, task, guard)| async move {
+            if let Some(b) = rx.recv().await {
+                return Some((b, (rx, task, guard)));
+            }
+            match task?.await {
+                Ok(()) => None,
+                Err(e) => Some((
+                    Err(datafusion::error::DataFusionError::Execution(format!(
+                        "the query stopped before its end: {e}"
+                    ))),
+                    (rx, None, guard),
+                )),
+            }
+        },
+    )
+    .boxed()
+}
+
+/// Ctrl-C presses, counted. They are caught on a thread of their own: the runtime's workers may
+/// all be busy computing a query, and then its own signal driver would not run until they are
+/// done.
+fn interrupts() -> tokio::sync::watch::Receiver<u64> {
+    static RX: std::sync::OnceLock<tokio::sync::watch::Receiver<u64>> = std::sync::OnceLock::new();
+    RX.get_or_init(|| {
+        let (tx, rx) = tokio::sync::watch::channel(0u64);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                let _ = ready_tx.send(());
+                return;
+            };
+            rt.block_on(async move {
+                // Listening from here on: a press now is not lost.
+                let mut presses =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).ok();
+                let _ = ready_tx.send(());
+                let Some(presses) = presses.as_mut() else {
+                    return;
+                };
+                let mut n = 0;
+                while presses.recv().await.is_some() {
+                    n += 1;
+                    if tx.send(n).is_err() {
+                        break;
+                    }
+                }
+            });
+        });
+        let _ = ready_rx.recv();
+        rx
+    })
+    .clone()
+}
+
 /// Runs `query`, or gives up with [`Error::Cancelled`] when the user presses Ctrl-C: the query's
 /// streams are dropped, which stops its readers.
 async fn cancellable(
@@ -238,9 +323,11 @@ async fn cancellable(
     format: Format,
     out: &mut (dyn Write + Send),
 ) -> Result<()> {
+    let mut ctrl_c = interrupts();
+    ctrl_c.borrow_and_update();
     tokio::select! {
         r = run_query(engine, query, format, out) => r,
-        _ = tokio::signal::ctrl_c() => Err(Error::Cancelled),
+        _ = ctrl_c.changed() => Err(Error::Cancelled),
     }
 }
 
@@ -530,7 +617,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let outcome = runtime.block_on(run(cli));
+    // A cancelled query may still be computing on a worker: do not wait for it.
+    runtime.shutdown_background();
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(Error::Cancelled) => {
             eprintln!("cancelled");

@@ -2,6 +2,8 @@
 
 use std::process::Command;
 
+use crate::common::Namespace;
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_vibe-piper"))
 }
@@ -378,24 +380,23 @@ fn an_unreadable_file_fails_only_its_own_table() {
     );
 }
 
-/// A SQLite table whose three-way cross join takes far longer than any test.
-fn slow_source(dir: &std::path::Path) -> String {
-    let db = dir.join("slow.db");
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute_batch(
-        "CREATE TABLE t (id INTEGER); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000) INSERT INTO t SELECT x FROM c;",
-    )
-    .unwrap();
-    format!("s=sqlite://{}", db.display())
+/// A PostgreSQL view that takes 10 ms a row (a thousand seconds in all): a query that waits on
+/// its source, as a long extraction does.
+async fn slow_source(test: &str) -> (crate::common::PgNamespace, String) {
+    let ns = crate::common::PgNamespace::new(test).await;
+    ns.exec("CREATE VIEW slow AS SELECT g AS id FROM generate_series(1, 100000) g WHERE length(pg_sleep(0.01)::text) = 0")
+        .await;
+    let url = ns.url("");
+    (ns, format!("s={url}"))
 }
 
-const SLOW: &str = "SELECT count(*) FROM s.t a, s.t b, s.t c WHERE a.id + b.id + c.id = -1";
+const SLOW: &str = "SELECT count(*) FROM s.slow";
 
-#[test]
-fn ctrl_c_cancels_a_running_query() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_cancels_a_running_query() {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
-    let src = slow_source(dir.path());
+    let (ns, src) = slow_source("cli_ctrl_c").await;
     let out_file = dir.path().join("keep.csv");
     std::fs::write(&out_file, "old\n").unwrap();
     let mut child = bin()
@@ -430,7 +431,7 @@ fn ctrl_c_cancels_a_running_query() {
     let mut child = std::process::Command::new("script")
         .args(["-q", "-e", "-c"])
         .arg(format!(
-            "{} sql --format csv --source {src}",
+            "{} sql --format csv --source '{src}'",
             env!("CARGO_BIN_EXE_vibe-piper")
         ))
         .arg("/dev/null")
@@ -440,6 +441,12 @@ fn ctrl_c_cancels_a_running_query() {
         .spawn()
         .expect("script(1) from util-linux");
     let mut stdin = child.stdin.take().unwrap();
+    // Whatever happens, the terminal goes away after a while.
+    let pid = child.id() as i32;
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    });
     std::thread::sleep(std::time::Duration::from_millis(1000));
     writeln!(stdin, "{SLOW};").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(2000));
@@ -448,10 +455,12 @@ fn ctrl_c_cancels_a_running_query() {
     writeln!(stdin, "SELECT 6 * 7 AS answer;").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1000));
     writeln!(stdin, "\\q").unwrap();
+    drop(stdin);
     let started = std::time::Instant::now();
     let out = child.wait_with_output().unwrap();
     assert!(started.elapsed() < std::time::Duration::from_secs(20));
     let screen = String::from_utf8_lossy(&out.stdout);
     assert!(screen.contains("cancelled"), "{screen}");
     assert!(screen.contains("answer\r\n42"), "{screen}");
+    ns.cleanup().await;
 }

@@ -500,3 +500,76 @@ async fn mysql_decimal_edges_write_exactly() {
     }
     ns.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parquet_decimals_compare_with_exact_literals() {
+    use datafusion::prelude::{col, lit};
+    let dir = tempfile::tempdir().unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int32, false),
+        Field::new("amount", DataType::Decimal128(12, 2), true),
+        Field::new("f", DataType::Float64, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(Int32Array::from(vec![1, 2, 3])),
+            Arc::new(
+                Decimal128Array::from(vec![Some(9_999_999), Some(123_456_789_012), None])
+                    .with_precision_and_scale(12, 2)
+                    .unwrap(),
+            ),
+            Arc::new(arrow::array::Float64Array::from(vec![0.1, 0.3, 2.5])),
+        ],
+    )
+    .unwrap();
+    let file = std::fs::File::create(dir.path().join("orders.parquet")).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(file, schema, None).unwrap();
+    w.write(&batch).unwrap();
+    w.close().unwrap();
+    let e = Engine::new();
+    e.register_source("files", &format!("file://{}/", dir.path().display()))
+        .await
+        .unwrap();
+    for (sql, want) in [
+        (
+            "SELECT id FROM files.orders WHERE amount = 99999.99",
+            vec!["1"],
+        ),
+        (
+            "SELECT id FROM files.orders WHERE amount >= 99999.99 ORDER BY id",
+            vec!["1", "2"],
+        ),
+        (
+            "SELECT id FROM files.orders WHERE amount = 1234567890.12",
+            vec!["2"],
+        ),
+        (
+            "SELECT id FROM files.orders WHERE amount = CAST(99999.99 AS DOUBLE)",
+            vec!["1"],
+        ),
+        // A float column compared with a decimal literal compares as floats.
+        ("SELECT id FROM files.orders WHERE f = 0.1", vec!["1"]),
+        (
+            "SELECT id FROM files.orders WHERE f IN (0.3, 2.5) ORDER BY id",
+            vec!["2", "3"],
+        ),
+        (
+            "SELECT id FROM files.orders WHERE f BETWEEN 0.1 AND 0.3 ORDER BY id",
+            vec!["1", "2"],
+        ),
+        ("SELECT 0.1 + 0.2 = 0.3", vec!["true"]),
+    ] {
+        assert_eq!(query(&e, sql).await, want, "{sql}");
+    }
+    let got = rows(
+        &e.from("files.orders")
+            .await
+            .filter(col("amount").eq(lit(99999.99)))
+            .select([col("id")])
+            .collect()
+            .await
+            .unwrap(),
+    );
+    assert_eq!(got, vec!["1"]);
+}
