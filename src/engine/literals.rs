@@ -124,19 +124,8 @@ fn as_float_literal(e: &Expr) -> Option<Expr> {
         }
         _ => return None,
     };
-    if !matches!(
-        v.data_type(),
-        DataType::Decimal128(..)
-            | DataType::Decimal256(..)
-            | DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::UInt64
-    ) {
+    let dt = v.data_type();
+    if !(dt.is_integer() || matches!(dt, DataType::Decimal128(..) | DataType::Decimal256(..))) {
         return None;
     }
     v.cast_to(&DataType::Float64)
