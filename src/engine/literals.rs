@@ -145,19 +145,7 @@ fn as_float64(e: &Expr, schema: &DFSchema) -> Expr {
 /// decimals: compared as Float64 instead.
 fn float_comparison(e: Expr, schema: &DFSchema) -> Transformed<Expr> {
     match &e {
-        Expr::BinaryExpr(BinaryExpr { left, op, right })
-            if matches!(
-                op,
-                Operator::Eq
-                    | Operator::NotEq
-                    | Operator::Lt
-                    | Operator::LtEq
-                    | Operator::Gt
-                    | Operator::GtEq
-                    | Operator::IsDistinctFrom
-                    | Operator::IsNotDistinctFrom
-            ) =>
-        {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) if is_comparison(op) => {
             let pair = match (
                 float_cast_to_decimal(left, schema),
                 float_cast_to_decimal(right, schema),
@@ -267,6 +255,21 @@ pub(crate) fn exact_decimal(f: f64, target: &DataType) -> Option<ScalarValue> {
             .map(|v| ScalarValue::Decimal128(Some(v), precision, scale)),
         _ => i256::from_string(&digits).map(|v| ScalarValue::Decimal256(Some(v), precision, scale)),
     }
+}
+
+/// Whether `op` compares its operands (`=`, `<>`, `<`, `<=`, `>`, `>=`, `IS [NOT] DISTINCT FROM`).
+pub(crate) fn is_comparison(op: &Operator) -> bool {
+    matches!(
+        op,
+        Operator::Eq
+            | Operator::NotEq
+            | Operator::Lt
+            | Operator::LtEq
+            | Operator::Gt
+            | Operator::GtEq
+            | Operator::IsDistinctFrom
+            | Operator::IsNotDistinctFrom
+    )
 }
 
 /// The rule as the session wants it.

@@ -18,6 +18,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use tokio::sync::Mutex;
 
 pub use catalog::{SourceCatalog, SourceSchema};
+pub(crate) use literals::is_comparison;
 
 use crate::connector::{self, Source};
 use crate::error::{Error, Result};

@@ -33,9 +33,7 @@ use datafusion::common::tree_node::TreeNode;
 use datafusion::common::{Column, DFSchema};
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::SendableRecordBatchStream;
-use datafusion::logical_expr::{
-    BinaryExpr, Expr, ExprSchemable, JoinType, LogicalPlan, Operator, SortExpr,
-};
+use datafusion::logical_expr::{BinaryExpr, Expr, ExprSchemable, JoinType, LogicalPlan, SortExpr};
 use futures::StreamExt;
 use serde::de::DeserializeOwned;
 
@@ -150,17 +148,7 @@ impl QueryBuilder {
         let mut mismatch = None;
         let _ = expr.apply(|e| {
             if let Expr::BinaryExpr(BinaryExpr { left, op, right }) = e {
-                if matches!(
-                    op,
-                    Operator::Eq
-                        | Operator::NotEq
-                        | Operator::Lt
-                        | Operator::LtEq
-                        | Operator::Gt
-                        | Operator::GtEq
-                        | Operator::IsDistinctFrom
-                        | Operator::IsNotDistinctFrom
-                ) {
+                if crate::engine::is_comparison(op) {
                     if let (Ok(l), Ok(r)) = (left.get_type(schema), right.get_type(schema)) {
                         if !comparable(&l, &r) {
                             let column = left

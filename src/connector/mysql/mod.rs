@@ -116,64 +116,60 @@ impl MySqlSource {
         };
         let mut driver = client::mysql_scheme(&parsed).map_err(|e| bad(e.to_string()))?;
         let mut kept = vec![];
-        {
-            for (k, v) in crate::connector::url_options(&parsed) {
-                match k.as_str() {
-                    "tinyint1_as_bool" => {
-                        source.tinyint1_as_bool = parse_bool(&v).ok_or_else(|| {
-                            bad(format!("tinyint1_as_bool takes true or false, not `{v}`"))
+        for (k, v) in crate::connector::url_options(&parsed) {
+            match k.as_str() {
+                "tinyint1_as_bool" => {
+                    source.tinyint1_as_bool = parse_bool(&v).ok_or_else(|| {
+                        bad(format!("tinyint1_as_bool takes true or false, not `{v}`"))
+                    })?
+                }
+                "zero_dates" => {
+                    source.zero_dates = match v.as_str() {
+                        "null" => ZeroDates::Null,
+                        "error" => ZeroDates::Error,
+                        other => {
+                            return Err(bad(format!(
+                                "zero_dates takes null or error, not `{other}`"
+                            )))
+                        }
+                    }
+                }
+                "partition" => {
+                    source.partition = match v.as_str() {
+                        "key" => true,
+                        "none" => false,
+                        other => {
+                            return Err(bad(format!("partition takes key or none, not `{other}`")))
+                        }
+                    }
+                }
+                "chunk_rows" => {
+                    source.chunk_rows =
+                        v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                            bad(format!("chunk_rows must be a positive integer, not `{v}`"))
                         })?
-                    }
-                    "zero_dates" => {
-                        source.zero_dates = match v.as_str() {
-                            "null" => ZeroDates::Null,
-                            "error" => ZeroDates::Error,
-                            other => {
-                                return Err(bad(format!(
-                                    "zero_dates takes null or error, not `{other}`"
-                                )))
-                            }
+                }
+                "reader" => {
+                    source.native_reader = match v.as_str() {
+                        "native" => true,
+                        "connectorx" => false,
+                        other => {
+                            return Err(bad(format!(
+                                "reader takes native or connectorx, not `{other}`"
+                            )))
                         }
                     }
-                    "partition" => {
-                        source.partition = match v.as_str() {
-                            "key" => true,
-                            "none" => false,
-                            other => {
-                                return Err(bad(format!(
-                                    "partition takes key or none, not `{other}`"
-                                )))
-                            }
-                        }
+                }
+                _ if crate::connector::PoolOptions::is_key(&k) => {}
+                _ => {
+                    // The native reader speaks neither TLS nor Unix sockets.
+                    let key = k.to_ascii_lowercase();
+                    let plain = (key == "ssl-mode" || key == "sslmode")
+                        && v.eq_ignore_ascii_case("disabled");
+                    if (key.starts_with("ssl") && !plain) || key == "socket" {
+                        source.native_reader = false;
                     }
-                    "chunk_rows" => {
-                        source.chunk_rows =
-                            v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                                bad(format!("chunk_rows must be a positive integer, not `{v}`"))
-                            })?
-                    }
-                    "reader" => {
-                        source.native_reader = match v.as_str() {
-                            "native" => true,
-                            "connectorx" => false,
-                            other => {
-                                return Err(bad(format!(
-                                    "reader takes native or connectorx, not `{other}`"
-                                )))
-                            }
-                        }
-                    }
-                    _ if crate::connector::PoolOptions::is_key(&k) => {}
-                    _ => {
-                        // The native reader speaks neither TLS nor Unix sockets.
-                        let key = k.to_ascii_lowercase();
-                        let plain = (key == "ssl-mode" || key == "sslmode")
-                            && v.eq_ignore_ascii_case("disabled");
-                        if (key.starts_with("ssl") && !plain) || key == "socket" {
-                            source.native_reader = false;
-                        }
-                        kept.push((k, v));
-                    }
+                    kept.push((k, v));
                 }
             }
         }
