@@ -5,9 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, AsArray};
-use arrow::compute::cast;
-use arrow::datatypes::{DataType, Date32Type, Float64Type, Int32Type, Int64Type};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use tpchgen::generators::{
@@ -18,6 +15,7 @@ use tpchgen_arrow::{
     CustomerArrow, LineItemArrow, NationArrow, OrderArrow, PartArrow, RegionArrow, SupplierArrow,
 };
 
+use crate::connector::sqlite::SqliteWriter;
 use crate::error::{Error, Result};
 
 /// The query the demo runs: revenue by nation in 1994, joining SQLite and Parquet tables.
@@ -86,7 +84,7 @@ pub fn prepare(dir: &Path, scale: f64) -> Result<DemoData> {
     }
     std::fs::create_dir_all(&data.parquet_dir)?;
     let _ = std::fs::remove_file(&data.sqlite);
-    let mut conn = rusqlite::Connection::open(&data.sqlite).map_err(sqlite_err)?;
+    let mut conn = SqliteWriter::create(&data.sqlite)?;
     write_sqlite(
         &mut conn,
         "nation",
@@ -142,104 +140,15 @@ fn streamed(
     )))
 }
 
-fn sqlite_err(e: rusqlite::Error) -> Error {
-    Error::Source {
-        backend: "sqlite",
-        code: None,
-        message: e.to_string(),
-    }
-}
-
-/// Declared SQLite type for an Arrow type (decimals become DOUBLE: SQLite has no exact decimal).
-fn sqlite_decl(dt: &DataType) -> &'static str {
-    match dt {
-        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => "INTEGER",
-        DataType::Float32 | DataType::Float64 | DataType::Decimal128(..) => "DOUBLE",
-        DataType::Date32 => "DATE",
-        _ => "TEXT",
-    }
-}
-
-/// Writes generated batches into a new SQLite table.
-pub fn write_sqlite(
-    conn: &mut rusqlite::Connection,
+fn write_sqlite(
+    writer: &mut SqliteWriter,
     table: &str,
     batches: impl Iterator<Item = std::result::Result<RecordBatch, arrow::error::ArrowError>> + 'static,
 ) -> Result<()> {
-    let Some((schema, batches)) = streamed(batches)? else {
-        return Ok(());
-    };
-    let cols: Vec<String> = schema
-        .fields()
-        .iter()
-        .map(|f| format!("\"{}\" {} NOT NULL", f.name(), sqlite_decl(f.data_type())))
-        .collect();
-    let tx = conn.transaction().map_err(sqlite_err)?;
-    tx.execute_batch(&format!("CREATE TABLE \"{table}\" ({})", cols.join(", ")))
-        .map_err(sqlite_err)?;
-    {
-        let marks = vec!["?"; schema.fields().len()].join(", ");
-        let mut stmt = tx
-            .prepare(&format!("INSERT INTO \"{table}\" VALUES ({marks})"))
-            .map_err(sqlite_err)?;
-        for batch in batches {
-            let batch = batch?;
-            let columns = batch
-                .columns()
-                .iter()
-                .map(|c| sqlite_column(c.as_ref()))
-                .collect::<Result<Vec<_>>>()?;
-            for row in 0..batch.num_rows() {
-                let values: Vec<&rusqlite::types::Value> =
-                    columns.iter().map(|c| &c[row]).collect();
-                stmt.execute(rusqlite::params_from_iter(values))
-                    .map_err(sqlite_err)?;
-            }
-        }
+    match streamed(batches)? {
+        Some((schema, batches)) => writer.write_table(table, &schema, batches),
+        None => Ok(()),
     }
-    tx.commit().map_err(sqlite_err)
-}
-
-fn sqlite_column(a: &dyn Array) -> Result<Vec<rusqlite::types::Value>> {
-    use rusqlite::types::Value;
-    let out = match a.data_type() {
-        DataType::Int32 => a
-            .as_primitive::<Int32Type>()
-            .values()
-            .iter()
-            .map(|v| Value::Integer(*v as i64))
-            .collect(),
-        DataType::Int64 => a
-            .as_primitive::<Int64Type>()
-            .values()
-            .iter()
-            .map(|v| Value::Integer(*v))
-            .collect(),
-        DataType::Decimal128(..) => {
-            let f = cast(a, &DataType::Float64)?;
-            f.as_primitive::<Float64Type>()
-                .values()
-                .iter()
-                .map(|v| Value::Real(*v))
-                .collect()
-        }
-        DataType::Date32 => a
-            .as_primitive::<Date32Type>()
-            .iter()
-            .map(|v| match v.and_then(Date32Type::to_naive_date_opt) {
-                Some(d) => Value::Text(d.format("%Y-%m-%d").to_string()),
-                None => Value::Null,
-            })
-            .collect(),
-        _ => {
-            let s = cast(a, &DataType::Utf8)?;
-            s.as_string::<i32>()
-                .iter()
-                .map(|v| v.map(|t| Value::Text(t.to_string())).unwrap_or(Value::Null))
-                .collect()
-        }
-    };
-    Ok(out)
 }
 
 fn write_parquet(

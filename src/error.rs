@@ -25,8 +25,13 @@ pub enum Error {
     #[error("cancelled")]
     Cancelled,
     /// The URL scheme names a backend this build does not know.
-    #[error("unsupported source scheme `{0}`: use postgres://, mysql://, sqlite:// or file://")]
-    UnsupportedScheme(String),
+    #[error("unsupported source scheme `{scheme}`: this build reads {known}")]
+    UnsupportedScheme {
+        /// The scheme given.
+        scheme: String,
+        /// The schemes the registered backends answer to, as `a://, b://`.
+        known: String,
+    },
     /// A source name was registered twice or is not a valid identifier.
     #[error("invalid source name `{name}`: {reason}")]
     InvalidSourceName {
@@ -60,6 +65,9 @@ pub enum Error {
         code: Option<String>,
         /// The message, scrubbed of credentials.
         message: String,
+        /// Whether the backend says trying again may succeed (a deadlock, a serialization
+        /// failure, a server shutting down, a lost connection).
+        retryable: bool,
     },
     /// A table named in a query or a command does not exist in the source.
     #[error("unknown table `{0}`")]
@@ -198,19 +206,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Connection { .. } | Error::PoolTimeout { .. } => true,
-            Error::Source {
-                backend: "postgres",
-                code: Some(c),
-                ..
-            } => {
-                matches!(c.as_str(), "40001" | "40P01" | "57P01" | "57P02" | "57P03")
-                    || c.starts_with("08")
-            }
-            Error::Source {
-                backend: "mysql",
-                code: Some(c),
-                ..
-            } => matches!(c.as_str(), "1213" | "1205" | "2006" | "2013" | "1927"),
+            Error::Source { retryable, .. } => *retryable,
             _ => false,
         }
     }
@@ -248,7 +244,13 @@ impl Error {
 /// Returns `url` with any password replaced by `***`. Strings that are not URLs are returned
 /// unchanged except that anything between `:` and `@` in the authority is masked.
 pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
+    // `user:secret@host` parses as a URL of scheme `user`: mask it as an authority instead.
+    let parsed = if url.contains("://") {
+        url::Url::parse(url).map_err(|_| ())
+    } else {
+        Err(())
+    };
+    match parsed {
         Ok(mut parsed) => {
             if parsed.password().is_some() {
                 let _ = parsed.set_password(Some("***"));
@@ -270,16 +272,20 @@ pub fn redact_url(url: &str) -> String {
             }
             out
         }
-        Err(_) => match (url.find("://"), url.rfind('@')) {
-            (Some(s), Some(at)) if at > s => {
-                let auth = &url[s + 3..at];
-                match auth.find(':') {
-                    Some(c) => format!("{}{}:***{}", &url[..s + 3], &auth[..c], &url[at..]),
-                    None => url.to_string(),
+        Err(_) => {
+            // Without a scheme, the authority starts the string (`user:secret@host`).
+            let s = url.find("://").map_or(0, |s| s + 3);
+            match url.rfind('@') {
+                Some(at) if at > s => {
+                    let auth = &url[s..at];
+                    match auth.find(':') {
+                        Some(c) => format!("{}{}:***{}", &url[..s], &auth[..c], &url[at..]),
+                        None => url.to_string(),
+                    }
                 }
+                _ => url.to_string(),
             }
-            _ => url.to_string(),
-        },
+        }
     }
 }
 
@@ -302,6 +308,7 @@ mod tests {
         assert!(r.contains("alice:***@db"), "{r}");
         assert!(r.contains("sslmode=disable"), "{r}");
         assert_eq!(redact_url("not a url"), "not a url");
+        assert_eq!(redact_url("u:pw@h/db"), "u:***@h/db");
         assert_eq!(redact_url("weird://u:pw@h%%"), "weird://u:***@h%%");
     }
 

@@ -1,8 +1,11 @@
 //! # vibe-piper
 //!
-//! One SQL query across PostgreSQL, SQLite and Parquet/CSV folders (MySQL, Snowflake and BigQuery
-//! join through the same [`connector::Source`] trait), on Apache DataFusion, with results handed
-//! on as Arrow [`RecordBatch`](arrow::record_batch::RecordBatch)es.
+//! One SQL query across PostgreSQL, MySQL/MariaDB, SQLite and Parquet/CSV folders, on Apache
+//! DataFusion, with results handed on as Arrow
+//! [`RecordBatch`](arrow::record_batch::RecordBatch)es. Each backend is a
+//! [`connector::Backend`] in the [`connector::Registry`], behind a cargo feature of its own
+//! (`postgres`, `mysql`, `sqlite`; all on by default); one from another crate plugs in through
+//! [`EngineBuilder::backend`] or [`Engine::register_table_source`].
 //!
 //! ```no_run
 //! # async fn demo() -> vibe_piper::Result<()> {
@@ -19,6 +22,7 @@
 
 pub mod blocking;
 pub mod connector;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod engine;
 pub mod error;

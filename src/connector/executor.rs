@@ -301,6 +301,10 @@ pub trait Connector: Executor {
 
     /// Checks that the database answers: takes a connection and runs a trivial query.
     async fn ping(&self) -> Result<()>;
+
+    /// How [`Executor::bulk_insert`] loads rows, as EXPLAIN shows it
+    /// (`COPY FROM STDIN (FORMAT binary)`, `LOAD DATA LOCAL INFILE`).
+    fn bulk_method(&self) -> &'static str;
 }
 
 /// A transaction. Every [`Executor`] call runs inside it; it ends with [`commit`](Self::commit)

@@ -6,9 +6,13 @@
 
 pub mod executor;
 pub mod file;
+#[cfg(feature = "mysql")]
 pub mod mysql;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod pushdown;
+pub mod registry;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod value;
 
@@ -16,7 +20,22 @@ pub use executor::{
     BatchStream, BulkOptions, Connector, CsvOptions, Executor, ExecutorExt, PoolOptions,
     PoolStatus, TableName, Transaction,
 };
+pub use registry::{Backend, Opened, Registry};
 pub use value::Value;
+
+/// The backends compiled into this build, each behind its cargo feature. Adding a backend:
+/// one folder, one line here, and the conformance suite (see docs/architecture.md).
+fn builtin_backends() -> Vec<Arc<dyn Backend>> {
+    vec![
+        #[cfg(feature = "postgres")]
+        Arc::new(postgres::PostgresBackend),
+        #[cfg(feature = "mysql")]
+        Arc::new(mysql::MySqlBackend),
+        #[cfg(feature = "sqlite")]
+        Arc::new(sqlite::SqliteBackend),
+        Arc::new(file::FileBackend),
+    ]
+}
 
 use std::any::Any;
 use std::fmt::Debug;
@@ -70,29 +89,6 @@ pub struct Snapshot {
     pub keep_alive: Arc<dyn Any + Send + Sync>,
 }
 
-/// How the reader reaches the source.
-#[derive(Clone)]
-pub enum ReaderConfig {
-    /// Through ConnectorX.
-    ConnectorX {
-        /// Connection string in ConnectorX's form.
-        url: String,
-        /// ConnectorX protocol.
-        protocol: Option<&'static str>,
-        /// Statements run on every reading connection (session settings).
-        session_statements: Vec<String>,
-        /// A secret to scrub from errors.
-        secret: Option<String>,
-    },
-    /// In process, from a SQLite file.
-    Sqlite {
-        /// The database file.
-        path: std::path::PathBuf,
-    },
-    /// The backend's own reader.
-    Native(Arc<dyn crate::read::ScanReader>),
-}
-
 /// What the provider layer needs from one backend.
 #[async_trait]
 pub trait Source: Debug + Send + Sync + 'static {
@@ -100,8 +96,23 @@ pub trait Source: Debug + Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     /// The schema that two-part names (`source.table`) resolve in.
     fn default_schema(&self) -> &str;
-    /// The dialect DataFusion's unparser writes the remote SQL in.
+    /// The dialect DataFusion's unparser writes the remote SQL in; statements built outside
+    /// the unparser quote identifiers as it does ([`quote_char`]).
     fn dialect(&self) -> &dyn Dialect;
+    /// The marker of the `n`-th (1-based) bound parameter in a statement sent to this source
+    /// (`$1`, or `?`).
+    fn placeholder(&self, n: usize) -> String;
+    /// The clause that makes `INSERT INTO t (...) VALUES ...` an upsert: on a conflict over
+    /// `keys`, set each column of `update` to the inserted value (do nothing when `update` is
+    /// empty). Identifiers arrive quoted. A backend without an upsert refuses.
+    fn upsert_clause(&self, keys: &[String], update: &[String]) -> Result<String> {
+        let _ = (keys, update);
+        Err(crate::Error::Config(format!(
+            "the {} backend has no upsert: insert the new rows and update the others in a \
+             transaction instead",
+            self.backend()
+        )))
+    }
     /// All tables, as (schema, table) pairs, from the source's catalog.
     async fn list_tables(&self) -> Result<Vec<(String, String)>>;
     /// One table's columns from the source's catalog; `None` if it does not exist.
@@ -119,8 +130,8 @@ pub trait Source: Debug + Send + Sync + 'static {
     async fn snapshot(&self) -> Result<Option<Snapshot>> {
         Ok(None)
     }
-    /// Connection details for the reader.
-    fn reader(&self) -> ReaderConfig;
+    /// The reader of this source's scan queries.
+    fn reader(&self) -> Arc<dyn crate::read::ScanReader>;
     /// The source's connector (its pool), for writes through the engine (`INSERT`, `UPDATE`,
     /// `DELETE`); `None` for read-only sources.
     fn connector(&self) -> Option<Arc<dyn Connector>> {
@@ -128,22 +139,15 @@ pub trait Source: Debug + Send + Sync + 'static {
     }
 }
 
-/// Opens a connector for a `postgres://` or `mysql://` (`mariadb://`) URL.
+/// Opens a connector (a pool) for a URL of any backend compiled in that can write
+/// (`postgres://`, `mysql://`, ...; see [`Registry::builtin`]).
 pub async fn connect(url: &str) -> Result<Arc<dyn Connector>> {
-    let scheme = url
-        .split("://")
-        .next()
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    match scheme.as_str() {
-        "postgres" | "postgresql" => Ok(Arc::new(postgres::PostgresConnector::connect(url).await?)),
-        "mysql" | "mariadb" => Ok(Arc::new(mysql::MySqlConnector::connect(url).await?)),
-        _ if url.contains("://") => Err(crate::Error::UnsupportedScheme(scheme)),
-        _ => Err(crate::Error::InvalidUrl {
-            url: crate::error::redact_url(url),
-            reason: "expected postgres://... or mysql://...".into(),
-        }),
-    }
+    Registry::builtin().connect(url).await
+}
+
+/// The character the source quotes identifiers with, taken from its unparser dialect.
+pub fn quote_char(source: &dyn Source) -> char {
+    source.dialect().identifier_quote_style("x").unwrap_or('"')
 }
 
 /// The query options of a URL as `(key, value)` pairs, decoded as URI components: `%20` is a
@@ -220,14 +224,11 @@ pub fn local_path(path_or_url: &str) -> Result<std::path::PathBuf> {
             reason: "not a local file path".into(),
         });
     }
-    if path_or_url.contains("://") {
-        return Err(crate::Error::UnsupportedScheme(
-            path_or_url
-                .split("://")
-                .next()
-                .unwrap_or_default()
-                .to_string(),
-        ));
+    if let Some((scheme, _)) = path_or_url.split_once("://") {
+        return Err(crate::Error::UnsupportedScheme {
+            scheme: scheme.to_string(),
+            known: "file:// or a path".into(),
+        });
     }
     Ok(std::path::PathBuf::from(path_or_url))
 }

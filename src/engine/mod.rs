@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
+use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider, SchemaProvider};
 use datafusion::dataframe::DataFrame;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -20,7 +20,7 @@ use tokio::sync::Mutex;
 pub use catalog::{SourceCatalog, SourceSchema};
 pub(crate) use literals::is_comparison;
 
-use crate::connector::{self, Source};
+use crate::connector::{Backend, Opened, Registry, Source};
 use crate::error::{Error, Result};
 use crate::provider::ScanOptions;
 
@@ -29,6 +29,7 @@ use crate::provider::ScanOptions;
 pub struct EngineBuilder {
     target_partitions: Option<usize>,
     options: ScanOptions,
+    registry: Registry,
 }
 
 impl EngineBuilder {
@@ -50,6 +51,13 @@ impl EngineBuilder {
         self
     }
 
+    /// Adds a backend, so that [`Engine::register_source`] opens URLs of its schemes (it wins
+    /// over a built-in backend for the same scheme).
+    pub fn backend(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.registry.register(backend);
+        self
+    }
+
     /// Creates the engine.
     pub fn build(self) -> Engine {
         let mut config = SessionConfig::new().with_information_schema(true);
@@ -63,6 +71,7 @@ impl EngineBuilder {
         Engine {
             ctx,
             options: self.options,
+            registry: self.registry,
             sources: Mutex::new(BTreeMap::new()),
         }
     }
@@ -72,13 +81,14 @@ impl EngineBuilder {
 #[derive(Debug, Clone)]
 enum Registered {
     Sql(Arc<dyn Source>),
-    Folder,
+    Tables,
 }
 
 /// One SQL session over registered sources.
 pub struct Engine {
     ctx: SessionContext,
     options: ScanOptions,
+    registry: Registry,
     sources: Mutex<BTreeMap<String, Registered>>,
 }
 
@@ -94,6 +104,16 @@ impl std::fmt::Debug for Engine {
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
+}
+
+fn check_free(sources: &BTreeMap<String, Registered>, name: &str) -> Result<()> {
+    if sources.contains_key(name) {
+        return Err(Error::InvalidSourceName {
+            name: name.into(),
+            reason: "already registered".into(),
+        });
+    }
+    Ok(())
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -132,54 +152,36 @@ impl Engine {
         &self.ctx
     }
 
-    /// Registers a source under `name`: `postgres://`, `mysql://` (or `mariadb://`), `sqlite://` or
-    /// `file://` URLs.
+    /// Registers the source a URL names under `name`, opened by the backend its scheme maps to
+    /// (`postgres://`, `mysql://` or `mariadb://`, `sqlite://`, `file://` in a full build; see
+    /// [`Registry`] and [`EngineBuilder::backend`]).
     pub async fn register_source(&self, name: &str, url: &str) -> Result<()> {
         check_name(name)?;
+        let backend = self.registry.backend_for(url)?;
         let mut sources = self.sources.lock().await;
-        if sources.contains_key(name) {
-            return Err(Error::InvalidSourceName {
-                name: name.into(),
-                reason: "already registered".into(),
-            });
-        }
-        let scheme = url
-            .split("://")
-            .next()
-            .unwrap_or_default()
-            .to_ascii_lowercase();
-        let registered = match scheme.as_str() {
-            "postgres" | "postgresql" => {
-                let source: Arc<dyn Source> =
-                    Arc::new(connector::postgres::PostgresSource::connect(url).await?);
+        check_free(&sources, name)?;
+        let registered = match backend.open(url, &self.ctx.state()).await? {
+            Opened::Source(source) => {
                 self.register_sql_source(name, source.clone()).await?;
                 Registered::Sql(source)
             }
-            "mysql" | "mariadb" => {
-                let source: Arc<dyn Source> =
-                    Arc::new(connector::mysql::MySqlSource::connect(url).await?);
-                self.register_sql_source(name, source.clone()).await?;
-                Registered::Sql(source)
-            }
-            "sqlite" => {
-                let source: Arc<dyn Source> =
-                    Arc::new(connector::sqlite::SqliteSource::connect(url).await?);
-                self.register_sql_source(name, source.clone()).await?;
-                Registered::Sql(source)
-            }
-            "file" => {
-                self.register_folder(name, url).await?;
-                Registered::Folder
-            }
-            _ if url.contains("://") => return Err(Error::UnsupportedScheme(scheme)),
-            _ => {
-                return Err(Error::InvalidUrl {
-                    url: crate::error::redact_url(url),
-                    reason: "expected scheme://...".into(),
-                })
+            Opened::Tables(tables) => {
+                self.register_schema(name, tables)?;
+                Registered::Tables
             }
         };
         sources.insert(name.to_string(), registered);
+        Ok(())
+    }
+
+    /// Registers a source already opened (a backend from outside this crate, or one opened
+    /// with options a URL cannot carry) under `name`: its schemas become the catalog `name`.
+    pub async fn register_table_source(&self, name: &str, source: Arc<dyn Source>) -> Result<()> {
+        check_name(name)?;
+        let mut sources = self.sources.lock().await;
+        check_free(&sources, name)?;
+        self.register_sql_source(name, source.clone()).await?;
+        sources.insert(name.to_string(), Registered::Sql(source));
         Ok(())
     }
 
@@ -192,9 +194,7 @@ impl Engine {
         Ok(())
     }
 
-    async fn register_folder(&self, name: &str, url: &str) -> Result<()> {
-        let dir = connector::file::folder_path(url)?;
-        let schema = Arc::new(connector::file::FolderSchema::load(&self.ctx.state(), &dir).await?);
+    fn register_schema(&self, name: &str, schema: Arc<dyn SchemaProvider>) -> Result<()> {
         let catalog = Arc::new(MemoryCatalogProvider::new());
         catalog.register_schema("public", schema.clone())?;
         self.default_catalog()?.register_schema(name, schema)?;
@@ -295,7 +295,7 @@ mod tests {
             .await
             .unwrap_err();
         assert!(
-            matches!(e, Error::UnsupportedScheme(ref s) if s == "oracle"),
+            matches!(e, Error::UnsupportedScheme { ref scheme, .. } if scheme == "oracle"),
             "{e}"
         );
         assert!(!e.to_string().contains("secret"));

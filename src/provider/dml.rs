@@ -26,7 +26,7 @@ use datafusion::sql::unparser::Unparser;
 use futures::StreamExt;
 
 use crate::connector::value::{cell_fn, date_of, timestamp_of, Cell};
-use crate::connector::{BulkOptions, Connector, Source, TableMeta, TableName, Value};
+use crate::connector::{quote_char, BulkOptions, Connector, Source, TableMeta, TableName, Value};
 use crate::error::{Error, Result};
 
 /// Field metadata that marks a column an INSERT left out: the source fills it.
@@ -96,11 +96,7 @@ impl std::fmt::Debug for InsertSink {
 
 impl DisplayAs for InsertSink {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        let how = match self.connector.backend() {
-            "postgres" => "COPY FROM STDIN (FORMAT binary)",
-            "mysql" => "LOAD DATA LOCAL INFILE",
-            other => other,
-        };
+        let how = self.connector.bulk_method();
         write!(f, "RemoteInsert: table={} via {how}", self.table)?;
         if !self.skip.is_empty() {
             let names: Vec<&str> = self
@@ -228,25 +224,27 @@ pub fn insert_plan(
 fn writable(source: &dyn Source) -> Result<Arc<dyn Connector>> {
     source.connector().ok_or_else(|| {
         Error::Config(format!(
-            "{} sources are read-only here: writes go to PostgreSQL and MySQL sources",
+            "{} sources are read-only: INSERT, UPDATE and DELETE need a backend with a \
+             connector",
             source.backend()
         ))
     })
 }
 
-/// Replaces literals by placeholders (collecting their values) and drops column qualifiers.
-pub(crate) fn bind(expr: Expr, backend: &str, params: &mut Vec<Value>) -> Result<Expr> {
+/// Replaces literals by placeholders (`placeholder(n)` for the `n`-th, collecting their values)
+/// and drops column qualifiers.
+pub(crate) fn bind(
+    expr: Expr,
+    placeholder: &dyn Fn(usize) -> String,
+    params: &mut Vec<Value>,
+) -> Result<Expr> {
     let out = expr.transform(|e| {
         Ok(match e {
             Expr::Column(c) => Transformed::yes(Expr::Column(Column::new_unqualified(c.name))),
             Expr::Literal(v, _) if !v.is_null() => {
                 let value = scalar_value(&v).map_err(Error::into_datafusion)?;
                 params.push(value);
-                let id = if backend == "postgres" {
-                    format!("${}", params.len())
-                } else {
-                    "?".to_string()
-                };
+                let id = placeholder(params.len());
                 Transformed::yes(Expr::Placeholder(Placeholder::new_with_field(id, None)))
             }
             other => Transformed::no(other),
@@ -329,7 +327,7 @@ fn where_clause(
                 source.backend()
             )));
         }
-        let bound = bind(f, source.backend(), params)?;
+        let bound = bind(f, &|n| source.placeholder(n), params)?;
         parts.push(format!("({})", unparse(source, &bound)?));
     }
     Ok(if parts.is_empty() {
@@ -337,14 +335,6 @@ fn where_clause(
     } else {
         format!(" WHERE {}", parts.join(" AND "))
     })
-}
-
-pub(crate) fn quote(source: &dyn Source) -> char {
-    if source.backend() == "mysql" {
-        '`'
-    } else {
-        '"'
-    }
 }
 
 fn statement_plan(
@@ -374,7 +364,7 @@ pub fn delete_plan(
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let connector = writable(source)?;
     let mut params = vec![];
-    let table = TableName::new(&meta.schema, &meta.table).quoted(quote(source));
+    let table = TableName::new(&meta.schema, &meta.table).quoted(quote_char(source));
     let sql = format!(
         "DELETE FROM {table}{}",
         where_clause(source, meta, filters, &mut params)?
@@ -409,21 +399,21 @@ pub fn update_plan(
                  as DataFusion would; write it with the connector's execute"
             )));
         }
-        let bound = bind(expr, source.backend(), &mut params)?;
+        let bound = bind(expr, &|n| source.placeholder(n), &mut params)?;
         sets.push(format!(
             "{} = {}",
             TableName {
                 schema: None,
                 table: column
             }
-            .quoted(quote(source)),
+            .quoted(quote_char(source)),
             unparse(source, &bound)?
         ));
     }
     if sets.is_empty() {
         return Err(Error::Config("UPDATE sets no column".into()));
     }
-    let table = TableName::new(&meta.schema, &meta.table).quoted(quote(source));
+    let table = TableName::new(&meta.schema, &meta.table).quoted(quote_char(source));
     let sql = format!(
         "UPDATE {table} SET {}{}",
         sets.join(", "),
@@ -444,7 +434,7 @@ mod tests {
             col("a")
                 .eq(lit("x'; DROP TABLE t; --"))
                 .and(col("b").gt(lit(5i64))),
-            "postgres",
+            &|n| format!("${n}"),
             &mut params,
         )
         .unwrap();
@@ -454,7 +444,7 @@ mod tests {
             vec![Value::Text("x'; DROP TABLE t; --".into()), Value::Int(5)]
         );
         let mut params = vec![];
-        let e = bind(col("a").eq(lit(1.5f64)), "mysql", &mut params).unwrap();
+        let e = bind(col("a").eq(lit(1.5f64)), &|_| "?".into(), &mut params).unwrap();
         assert_eq!(e.to_string(), "a = ?");
         assert!(assignment_is_safe(&(col("a") + lit(1))));
         assert!(!assignment_is_safe(&(col("a") / lit(2))));

@@ -16,20 +16,18 @@ use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning,
     PhysicalExpr, PlanProperties, ReplaceChildrenOptions,
 };
-use futures::{StreamExt, TryStreamExt};
+use futures::TryStreamExt;
 use tokio::sync::OnceCell;
 
-use crate::connector::{ReaderConfig, Source};
-use crate::read::cx::{self, CxRequest, ReadMetrics};
-use crate::read::sqlite::{self, SqliteRequest};
-use crate::read::ScanRequest;
-use crate::schema::{conform_batch, schema_of, ColumnSpec};
+use crate::connector::Source;
+use crate::read::{ReadMetrics, ScanRequest};
+use crate::schema::{schema_of, ColumnSpec};
 
 /// Statements and owner of a snapshot shared by all partitions of one scan.
 type SharedSnapshot = Option<(Vec<String>, Arc<dyn Any + Send + Sync>)>;
 
 /// Reads one source table: one DataFusion partition per range of the table, each a sequence of
-/// chunk queries read through ConnectorX or, for SQLite, in process.
+/// chunk queries read by the source's reader.
 pub struct RemoteScanExec {
     source: Arc<dyn Source>,
     columns: Vec<ColumnSpec>,
@@ -187,7 +185,7 @@ impl ExecutionPlan for RemoteScanExec {
         let schema = self.schema.clone();
         let columns = self.columns.clone();
         let reader = source.reader();
-        let decodes = matches!(reader, ReaderConfig::Native(_));
+        let decodes = reader.decodes_itself();
         let metrics = ReadMetrics {
             rows: MetricBuilder::new(&self.metrics).counter("source_rows", partition),
             bytes: MetricBuilder::new(&self.metrics).counter("arrow_bytes", partition),
@@ -222,61 +220,22 @@ impl ExecutionPlan for RemoteScanExec {
                 .await
                 .map_err(|e| e.into_datafusion())?
                 .clone();
-            let rx = match reader {
-                ReaderConfig::ConnectorX {
-                    url,
-                    protocol,
-                    session_statements,
-                    secret,
-                } => {
-                    let mut pre = session_statements;
-                    let keep_alive = shared.map(|(statements, owner)| {
-                        pre.extend(statements);
-                        owner
-                    });
-                    let request = CxRequest {
-                        url,
-                        protocol,
-                        queries,
-                        pre_execution: pre,
-                        batch_size,
-                        limit,
-                        backend: source.backend(),
-                        secret,
-                    };
-                    let conform_schema = schema.clone();
-                    let conform: cx::Conform =
-                        Arc::new(move |batch| conform_batch(batch, &conform_schema, &columns));
-                    cx::spawn(request, conform, metrics, keep_alive)
-                }
-                ReaderConfig::Native(native) => {
-                    let (pre_execution, keep_alive) = match shared {
-                        Some((statements, owner)) => (statements, Some(owner)),
-                        None => (vec![], None),
-                    };
-                    let request = ScanRequest {
-                        queries,
-                        pre_execution,
-                        columns,
-                        schema: schema.clone(),
-                        batch_size,
-                        limit,
-                    };
-                    native.spawn(request, metrics, keep_alive)
-                }
-                ReaderConfig::Sqlite { path } => {
-                    let request = SqliteRequest {
-                        path,
-                        queries,
-                        schema: schema.clone(),
-                        batch_size,
-                        limit,
-                    };
-                    sqlite::spawn(request, metrics)
-                }
+            let (pre_execution, keep_alive) = match shared {
+                Some((statements, owner)) => (statements, Some(owner)),
+                None => (vec![], None),
             };
-            let stream = tokio_stream_from(rx).map_err(|e| e.into_datafusion());
-            Ok::<_, datafusion::error::DataFusionError>(stream)
+            let request = ScanRequest {
+                queries,
+                pre_execution,
+                columns,
+                schema,
+                batch_size,
+                limit,
+            };
+            let batches = reader.spawn(request, metrics, keep_alive);
+            Ok::<_, datafusion::error::DataFusionError>(
+                batches.into_stream().map_err(|e| e.into_datafusion()),
+            )
         };
         let stream = futures::stream::once(start).try_flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(
@@ -284,14 +243,4 @@ impl ExecutionPlan for RemoteScanExec {
             stream,
         )))
     }
-}
-
-/// A `Stream` over a tokio receiver.
-fn tokio_stream_from<T: Send + 'static>(
-    rx: tokio::sync::mpsc::Receiver<T>,
-) -> impl futures::Stream<Item = T> + Send + 'static {
-    futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    })
-    .boxed()
 }

@@ -26,7 +26,7 @@ use super::QueryBuilder;
 use crate::connector::{Source, TableMeta, TableName, Value};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
-use crate::provider::dml::{bind, quote, unparse};
+use crate::provider::dml::{bind, unparse};
 use crate::provider::ServerDefault;
 
 /// The resolved target of a write.
@@ -78,12 +78,8 @@ async fn resolve(engine: &Engine, table: &str) -> std::result::Result<Target, Er
 }
 
 impl Target {
-    fn backend(&self) -> &'static str {
-        self.source.backend()
-    }
-
     fn q(&self) -> char {
-        quote(self.source.as_ref())
+        crate::connector::quote_char(self.source.as_ref())
     }
 
     fn ident(&self, name: &str) -> String {
@@ -99,11 +95,7 @@ impl Target {
     }
 
     fn placeholder(&self, n: usize) -> String {
-        if self.backend() == "postgres" {
-            format!("${n}")
-        } else {
-            "?".into()
-        }
+        self.source.placeholder(n)
     }
 
     fn check_column(&self, name: &str) -> Result<()> {
@@ -129,7 +121,7 @@ impl Target {
             for c in f.column_refs() {
                 self.check_column(&c.name)?;
             }
-            let bound = bind(f.clone(), self.backend(), params)?;
+            let bound = bind(f.clone(), &|n| self.source.placeholder(n), params)?;
             parts.push(format!("({})", unparse(self.source.as_ref(), &bound)?));
         }
         Ok(if parts.is_empty() {
@@ -287,31 +279,13 @@ impl InsertBuilder {
                 for c in keys.iter().chain(update) {
                     t.check_column(c)?;
                 }
-                if t.backend() == "postgres" {
-                    let keys: Vec<String> = keys.iter().map(|k| t.ident(k)).collect();
-                    sql += &format!(" ON CONFLICT ({})", keys.join(", "));
-                    if update.is_empty() {
-                        sql += " DO NOTHING";
-                    } else {
-                        let sets: Vec<String> = update
-                            .iter()
-                            .map(|c| format!("{0} = EXCLUDED.{0}", t.ident(c)))
-                            .collect();
-                        sql += &format!(" DO UPDATE SET {}", sets.join(", "));
-                    }
-                } else {
-                    // MySQL decides conflicts by every unique key of the table.
-                    let sets: Vec<String> = if update.is_empty() {
-                        let k = t.ident(keys.first().map(String::as_str).unwrap_or(""));
-                        vec![format!("{k} = {k}")]
-                    } else {
-                        update
-                            .iter()
-                            .map(|c| format!("{0} = VALUES({0})", t.ident(c)))
-                            .collect()
-                    };
-                    sql += &format!(" ON DUPLICATE KEY UPDATE {}", sets.join(", "));
+                if keys.is_empty() {
+                    return Err(t.invalid("*", "on_conflict([...]) needs at least one column"));
                 }
+                let keys: Vec<String> = keys.iter().map(|k| t.ident(k)).collect();
+                let update: Vec<String> = update.iter().map(|c| t.ident(c)).collect();
+                sql += " ";
+                sql += &t.source.upsert_clause(&keys, &update)?;
             }
             _ => {
                 return Err(t.invalid(

@@ -398,6 +398,55 @@ pub async fn exact_literals(f: &dyn Fixture, test: &str) {
     ns.cleanup().await;
 }
 
+/// A reader that panics or stops without a word in the middle of a result ends the query with
+/// an error, never with fewer rows (faults injected through the test-only hook, matched by
+/// table name in the scan's SQL).
+pub async fn reader_faults(f: &dyn Fixture, test: &str) {
+    use vibe_piper::read::fault::{self, Fault};
+    let ns = f.namespace(test).await;
+    let b = ns.ty(Ty::BigInt);
+    let values: Vec<String> = (1..=2000).map(|i| format!("({i})")).collect();
+    for t in ["fault_none", "fault_panic", "fault_vanish"] {
+        ns.exec(&format!("CREATE TABLE {t} (id {b} PRIMARY KEY)"))
+            .await;
+        ns.exec(&format!("INSERT INTO {t} VALUES {}", values.join(",")))
+            .await;
+    }
+    fault::inject("fault_panic", Fault::Panic, 3);
+    fault::inject("fault_vanish", Fault::Vanish, 3);
+    for partitions in [1, 3] {
+        let e = engine(
+            ns.as_ref(),
+            Engine::builder()
+                .target_partitions(partitions)
+                .batch_size(100),
+            "",
+        )
+        .await;
+        assert_eq!(
+            query(&e, "SELECT count(id), sum(id) FROM src.fault_none").await,
+            vec!["2000|2001000"]
+        );
+        let err = e
+            .sql_collect("SELECT id FROM src.fault_panic")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("injected reader panic"), "{err}");
+        let err = e
+            .sql_collect("SELECT id FROM src.fault_vanish")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("reader stopped before the end of the result"),
+            "{err}"
+        );
+    }
+    fault::clear();
+    ns.cleanup().await;
+}
+
 /// Instantiates the suite for one backend.
 #[macro_export]
 macro_rules! conformance_suite {
@@ -441,6 +490,17 @@ macro_rules! conformance_suite {
             $crate::conformance::exact_literals(
                 &$fixture,
                 concat!(module_path!(), "_literals")
+                    .rsplit("::")
+                    .next()
+                    .unwrap(),
+            )
+            .await
+        }
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn reader_faults() {
+            $crate::conformance::reader_faults(
+                &$fixture,
+                concat!(module_path!(), "_faults")
                     .rsplit("::")
                     .next()
                     .unwrap(),

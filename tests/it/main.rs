@@ -1,13 +1,16 @@
 //! Integration tests against real services (PostgreSQL, SQLite files, Parquet files).
 
+mod cancel;
 mod cli;
 mod common;
 mod conformance;
 mod connector;
 mod decimals;
+mod layout;
 mod mysql;
 mod postgres;
 mod query;
+mod registry;
 mod sqlite;
 
 mod postgres_conformance {

@@ -49,6 +49,28 @@ impl FileKind {
     }
 }
 
+/// Folders of files: `file://` URLs, opened as a schema of listing tables.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct FileBackend;
+
+#[async_trait]
+impl super::Backend for FileBackend {
+    fn name(&self) -> &'static str {
+        "file"
+    }
+
+    fn schemes(&self) -> &'static [&'static str] {
+        &["file"]
+    }
+
+    async fn open(&self, url: &str, session: &SessionState) -> Result<super::Opened> {
+        let dir = folder_path(url)?;
+        Ok(super::Opened::Tables(Arc::new(
+            FolderSchema::load(session, &dir).await?,
+        )))
+    }
+}
+
 /// Resolves a `file://` URL to a local directory.
 pub fn folder_path(url: &str) -> Result<std::path::PathBuf> {
     let parsed = url::Url::parse(url).map_err(|e| Error::InvalidUrl {

@@ -4,7 +4,7 @@
 
 use std::io::Write as _;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Timelike;
 
@@ -26,6 +26,7 @@ use crate::connector::executor::{
 };
 use crate::connector::value::{cell_fn, Cell, Value};
 use crate::error::{redact_url, scrub, ConstraintKind, Error, Result};
+use crate::read::{batch_channel, BatchReceiver, BatchSender};
 use crate::schema::{conform_column, ReadAs};
 
 /// Options in a MySQL URL that the table source reads (the connector ignores them).
@@ -92,6 +93,12 @@ impl Target {
                     },
                     None => Error::Source {
                         backend: "mysql",
+                        // Deadlock, lock wait timeout, server gone away, lost connection, a
+                        // killed connection while a replica catches up.
+                        retryable: matches!(
+                            code.as_str(),
+                            "1213" | "1205" | "2006" | "2013" | "1927"
+                        ),
                         code: Some(code),
                         message,
                     },
@@ -113,6 +120,7 @@ impl Target {
                 backend: "mysql",
                 code: None,
                 message: scrub(&other.to_string(), secret),
+                retryable: false,
             },
         }
     }
@@ -496,69 +504,112 @@ async fn run_query(
     target: Target,
     sql: String,
     params: Params,
-    out: mpsc::Sender<Result<RecordBatch>>,
+    out: BatchSender,
+    killer: Option<MySqlConnector>,
 ) -> Conn {
+    let id = conn.id();
+    // While the statement runs, a consumer that leaves gets it killed at once (the task itself
+    // may be waiting on a server that sends nothing). `running` is cleared, under its lock,
+    // before the connection is handed back, so a kill never reaches a later statement.
+    let running = Arc::new(Mutex::new(true));
+    let _watcher = killer.clone().map(|k| {
+        let closed = out.closed_owned();
+        let running = running.clone();
+        AbortOnDrop(tokio::spawn(async move {
+            closed.await;
+            let still = running.lock().await;
+            if *still {
+                k.kill_query(id).await;
+            }
+        }))
+    });
+    let kill = killer.map(|k| (k, id));
     let outcome: Result<()> = async {
         match params {
             Params::Empty => {
                 let result = conn.query_iter(sql).await.map_err(|e| target.error(e))?;
-                send_rows(result, &target, &out).await
+                send_rows(result, &target, &out, kill).await
             }
             p => {
                 let result = conn.exec_iter(sql, p).await.map_err(|e| target.error(e))?;
-                send_rows(result, &target, &out).await
+                send_rows(result, &target, &out, kill).await
             }
         }
     }
     .await;
-    if let Err(e) = outcome {
-        let _ = out.send(Err(e)).await;
+    *running.lock().await = false;
+    match outcome {
+        Ok(()) => out.finish().await,
+        Err(e) => out.fail(e).await,
     }
     conn
 }
 
-async fn send_rows<P: mysql_async::prelude::Protocol>(
-    mut result: mysql_async::QueryResult<'_, 'static, P>,
-    target: &Target,
-    out: &mpsc::Sender<Result<RecordBatch>>,
-) -> Result<()> {
-    {
-        let decoder = RowDecoder::new(result.columns_ref());
-        let mut rows = vec![];
-        let mut open = true;
-        let mut sent = false;
-        while let Some(row) = result.next().await.map_err(|e| target.error(e))? {
-            if !open {
-                continue;
-            }
-            rows.push(row);
-            if rows.len() == RESULT_BATCH_ROWS {
-                let batch = decoder.decode(&rows);
-                rows.clear();
-                sent = true;
-                open = out.send(batch).await.is_ok();
-            }
-        }
-        if open && (!rows.is_empty() || !sent) {
-            let _ = out.send(decoder.decode(&rows)).await;
-        }
-        Ok(())
+/// Aborts a task when dropped (also when the owner unwinds).
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
-fn stream_of(rx: mpsc::Receiver<Result<RecordBatch>>) -> BatchStream<'static> {
-    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (b, rx)) }).boxed()
+/// Sends the rows of `result` in batches. After the consumer has gone, or a batch failed to
+/// decode, the rest is read and dropped (the connection stays usable); a decoding error is
+/// returned at the end. With `kill` (a pool and this connection's id), a result the consumer
+/// left is first stopped at the server with `KILL QUERY`, so little is left to drop.
+async fn send_rows<P: mysql_async::prelude::Protocol>(
+    mut result: mysql_async::QueryResult<'_, 'static, P>,
+    target: &Target,
+    out: &BatchSender,
+    kill: Option<(MySqlConnector, u32)>,
+) -> Result<()> {
+    let decoder = RowDecoder::new(result.columns_ref());
+    let mut rows = vec![];
+    let mut open = true;
+    let mut sent = false;
+    let mut failed = None;
+    while let Some(row) = result.next().await.map_err(|e| target.error(e))? {
+        if !open {
+            continue;
+        }
+        rows.push(row);
+        if rows.len() == RESULT_BATCH_ROWS {
+            sent = true;
+            match decoder.decode(&rows) {
+                Ok(batch) => open = out.send(batch).await,
+                Err(e) => {
+                    failed = Some(e);
+                    open = false;
+                }
+            }
+            rows.clear();
+            if !open && failed.is_none() {
+                if let Some((pool, id)) = &kill {
+                    pool.kill_query(*id).await;
+                    // What follows is the rest of the buffer, then "interrupted".
+                    while let Ok(Some(_)) = result.next().await {}
+                    return Ok(());
+                }
+            }
+        }
+    }
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    if open && (!rows.is_empty() || !sent) {
+        out.send(decoder.decode(&rows)?).await;
+    }
+    Ok(())
 }
 
 /// Waits for the first answer so that an error in the statement is returned by `query`
 /// itself; the rest streams.
-async fn first_then_rest(
-    mut rx: mpsc::Receiver<Result<RecordBatch>>,
-) -> Result<BatchStream<'static>> {
-    match rx.recv().await {
+async fn first_then_rest(mut rx: BatchReceiver) -> Result<BatchStream<'static>> {
+    match rx.next().await {
         Some(Err(e)) => Err(e),
         Some(Ok(first)) => Ok(futures::stream::once(async { Ok(first) })
-            .chain(stream_of(rx))
+            .chain(rx.into_stream())
             .boxed()),
         None => Ok(futures::stream::empty().boxed()),
     }
@@ -997,13 +1048,14 @@ impl Executor for MySqlConnector {
     async fn query(&self, sql: &str, params: &[Value]) -> Result<BatchStream<'_>> {
         retry(READ_ATTEMPTS, || async {
             let conn = self.acquire().await?;
-            let (tx, rx) = mpsc::channel(2);
+            let (tx, rx) = batch_channel("mysql", &[sql.to_string()]);
             tokio::spawn(run_query(
                 conn,
                 self.inner.target.clone(),
                 sql.to_string(),
                 my_params(params)?,
                 tx,
+                Some(self.clone()),
             ));
             first_then_rest(rx).await
         })
@@ -1097,9 +1149,25 @@ impl Connector for MySqlConnector {
     async fn ping(&self) -> Result<()> {
         self.acquire().await.map(|_| ())
     }
+
+    fn bulk_method(&self) -> &'static str {
+        "LOAD DATA LOCAL INFILE"
+    }
 }
 
 impl MySqlConnector {
+    /// Stops the statement running on connection `id` (`KILL QUERY`) from another pooled
+    /// connection; gives up quietly when none is free within a second (the rest of the result
+    /// is then read and dropped instead).
+    async fn kill_query(&self, id: u32) {
+        let Ok(pool) = self.pool() else { return };
+        let kill = async {
+            let mut conn = pool.get_conn().await.ok()?;
+            conn.query_drop(format!("KILL QUERY {id}")).await.ok()
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), kill).await;
+    }
+
     /// Starts a transaction (the concrete type; [`Connector::transaction`] boxes it).
     pub async fn begin(&self) -> Result<MySqlTransaction> {
         let mut conn = self.acquire().await?;
@@ -1230,13 +1298,14 @@ impl Executor for MySqlTransaction {
         let params = my_params(params)?;
         let mut g = self.state.lock().await;
         let conn = reclaim(&mut g).await?;
-        let (tx, rx) = mpsc::channel(2);
+        let (tx, rx) = batch_channel("mysql", &[sql.to_string()]);
         *g = TxConn::Busy(tokio::spawn(run_query(
             conn,
             self.target.clone(),
             sql.to_string(),
             params,
             tx,
+            None,
         )));
         drop(g);
         first_then_rest(rx).await

@@ -27,6 +27,8 @@ pub use client::{
     create_table_sql, mysql_type_for, write_infile_cell, MySqlConnector, MySqlTransaction,
 };
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown as P};
 use datafusion::sql::unparser::dialect::Dialect;
@@ -37,8 +39,10 @@ use mysql_async::prelude::Queryable;
 pub use types::ZeroDates;
 
 use super::pushdown::{classify, PushdownRules};
-use super::{key_bound, range_partitions, PartitionPlan, ReaderConfig, Source, TableMeta};
+use super::{key_bound, range_partitions, PartitionPlan, Source, TableMeta};
 use crate::error::{redact_url, scrub, Error, Result};
+use crate::read::cx::CxReader;
+use crate::read::ScanReader;
 use crate::schema::schema_of;
 
 /// Key values per chunk query unless the URL says otherwise: no chunking, one query per
@@ -198,12 +202,43 @@ impl MySqlSource {
                 backend: "mysql",
                 code: None,
                 message: scrub(&e.to_string(), self.password.as_deref()),
+                retryable: false,
             },
         }
     }
 }
 
 const SYSTEM_SCHEMAS: &str = "('mysql','information_schema','performance_schema','sys')";
+
+/// The MySQL and MariaDB backend: `mysql://`, `mariadb://` URLs, read as a [`MySqlSource`] and written through a
+/// [`MySqlConnector`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct MySqlBackend;
+
+#[async_trait]
+impl super::Backend for MySqlBackend {
+    fn name(&self) -> &'static str {
+        "mysql"
+    }
+
+    fn schemes(&self) -> &'static [&'static str] {
+        &["mysql", "mariadb"]
+    }
+
+    async fn open(
+        &self,
+        url: &str,
+        _session: &datafusion::execution::SessionState,
+    ) -> Result<super::Opened> {
+        Ok(super::Opened::Source(Arc::new(
+            MySqlSource::connect(url).await?,
+        )))
+    }
+
+    async fn connector(&self, url: &str) -> Result<Arc<dyn super::Connector>> {
+        Ok(Arc::new(MySqlConnector::connect(url).await?))
+    }
+}
 
 #[async_trait]
 impl Source for MySqlSource {
@@ -217,6 +252,25 @@ impl Source for MySqlSource {
 
     fn dialect(&self) -> &dyn Dialect {
         &self.dialect
+    }
+
+    fn placeholder(&self, _n: usize) -> String {
+        "?".into()
+    }
+
+    fn upsert_clause(&self, keys: &[String], update: &[String]) -> Result<String> {
+        // MySQL decides conflicts by every unique key of the table, whatever `keys` says;
+        // "do nothing" sets a key column to itself.
+        let sets: Vec<String> = if update.is_empty() {
+            let k = keys.first().map(String::as_str).unwrap_or_default();
+            vec![format!("{k} = {k}")]
+        } else {
+            update
+                .iter()
+                .map(|c| format!("{c} = VALUES({c})"))
+                .collect()
+        };
+        Ok(format!("ON DUPLICATE KEY UPDATE {}", sets.join(", ")))
     }
 
     async fn list_tables(&self) -> Result<Vec<(String, String)>> {
@@ -357,7 +411,7 @@ impl Source for MySqlSource {
         })
     }
 
-    fn reader(&self) -> ReaderConfig {
+    fn reader(&self) -> Arc<dyn ScanReader> {
         let session_statements: Vec<String> = vec![
             "SET time_zone = '+00:00'".into(),
             // Each connection's own consistent view (MySQL cannot share one between connections).
@@ -366,7 +420,7 @@ impl Source for MySqlSource {
         match (&self.connector, self.native_reader) {
             (Some(connector), true) => {
                 let (host, port, user) = self.endpoint.clone();
-                ReaderConfig::Native(std::sync::Arc::new(wire_reader::WireReader {
+                Arc::new(wire_reader::WireReader {
                     host,
                     port,
                     user,
@@ -374,14 +428,15 @@ impl Source for MySqlSource {
                     database: self.database.clone(),
                     session: session_statements,
                     target: connector.target().clone(),
-                }))
+                })
             }
-            _ => ReaderConfig::ConnectorX {
+            _ => Arc::new(CxReader {
                 url: self.driver_url.clone(),
                 protocol: Some("binary"),
                 session_statements,
+                backend: "mysql",
                 secret: self.password.clone(),
-            },
+            }),
         }
     }
 

@@ -8,7 +8,7 @@
 //! connections and Unix sockets are read through ConnectorX instead (see `MySqlSource`).
 
 use std::any::Any;
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,11 +21,12 @@ use mysql_common::packets::{
     AuthPlugin, AuthSwitchRequest, Column, HandshakePacket, HandshakeResponse,
 };
 use mysql_common::proto::MySerialize;
-use tokio::sync::mpsc::Sender;
 
 use super::client::Target;
 use crate::error::{scrub, Error, Result};
-use crate::read::{finish_batch, spawn_reader, ReadMetrics, ScanReader, ScanRequest};
+use crate::read::{
+    finish_batch, spawn_reader, BatchReceiver, BatchSender, ReadMetrics, ScanReader, ScanRequest,
+};
 use crate::schema::{ColumnSpec, ReadAs};
 
 /// Largest payload of one protocol packet; a longer one continues in the next.
@@ -59,11 +60,16 @@ impl ScanReader for WireReader {
         request: ScanRequest,
         metrics: ReadMetrics,
         keep_alive: Option<Arc<dyn Any + Send + Sync>>,
-    ) -> tokio::sync::mpsc::Receiver<Result<RecordBatch>> {
+    ) -> BatchReceiver {
         let reader = self.clone();
-        spawn_reader("vp-mysql-reader", "mysql", keep_alive, move |tx| {
-            reader.run(&request, &metrics, tx)
-        })
+        let queries = request.queries.clone();
+        spawn_reader(
+            "vp-mysql-reader",
+            "mysql",
+            &queries,
+            keep_alive,
+            move |tx| reader.run(&request, &metrics, tx),
+        )
     }
 }
 
@@ -107,15 +113,11 @@ impl WireReader {
                 "unexpected packet {what} (first byte {:#04x})",
                 payload.first().copied().unwrap_or(0)
             ),
+            retryable: false,
         }
     }
 
-    fn run(
-        &self,
-        req: &ScanRequest,
-        metrics: &ReadMetrics,
-        tx: &Sender<Result<RecordBatch>>,
-    ) -> Result<()> {
+    fn run(&self, req: &ScanRequest, metrics: &ReadMetrics, tx: &BatchSender) -> Result<()> {
         let started = Instant::now();
         let mut wire = self.connect(metrics)?;
         for statement in self.session.iter().chain(&req.pre_execution) {
@@ -127,16 +129,39 @@ impl WireReader {
             }
         }
         metrics.wait.add_duration(started.elapsed());
+        // Reads wait at most this long before asking whether the consumer is still there.
+        wire.sock
+            .set_read_timeout(Some(STOP_POLL))
+            .map_err(|e| self.connection_error(e))?;
+        wire.stop = Some(Box::new(tx.watch()));
         let mut remaining = req.limit;
         for query in &req.queries {
-            if remaining == Some(0) {
+            if remaining == Some(0) || tx.is_closed() {
                 break;
             }
-            if !self.read_query(&mut wire, query, req, metrics, &mut remaining, tx)? {
-                return Ok(());
+            match self.read_query(&mut wire, query, req, metrics, &mut remaining, tx) {
+                Ok(Flow::Next) => {}
+                Ok(Flow::Abandoned) => return self.kill(wire.connection_id, metrics),
+                Err(_) if wire.stopped => return self.kill(wire.connection_id, metrics),
+                Err(e) => return Err(e),
             }
         }
         let _ = wire.command(0x01, &[]); // COM_QUIT
+        Ok(())
+    }
+
+    /// Stops the query running on connection `id` (rows no longer wanted) with `KILL QUERY`
+    /// from a connection of its own: closing the socket alone stops the server only when it
+    /// next writes, and a query that filters or sorts may not write for a long time.
+    fn kill(&self, id: u32, metrics: &ReadMetrics) -> Result<()> {
+        let mut wire = self.connect(metrics)?;
+        let io = |e: std::io::Error| self.connection_error(e);
+        wire.command(0x03, format!("KILL QUERY {id}").as_bytes())
+            .map_err(io)?;
+        let reply = wire.packet().map_err(io)?;
+        // An error here (the query had just ended) changes nothing for the consumer.
+        let _ = reply;
+        let _ = wire.command(0x01, &[]);
         Ok(())
     }
 
@@ -170,6 +195,7 @@ impl WireReader {
         let handshake = ParseBuf(&greeting)
             .parse::<HandshakePacket>(())
             .map_err(|e| self.connection_error(format!("bad handshake: {e}")))?;
+        wire.connection_id = handshake.connection_id();
         let mut nonce = handshake.scramble_1_ref().to_vec();
         nonce.extend_from_slice(handshake.scramble_2_ref().unwrap_or(&[]));
         nonce.resize(20, 0);
@@ -255,8 +281,8 @@ impl WireReader {
         }
     }
 
-    /// Prepares and executes one query and streams its rows; `Ok(false)` when the consumer is
-    /// gone or the limit is reached.
+    /// Prepares and executes one query and streams its rows; [`Flow::Abandoned`] when the
+    /// consumer is gone or the limit is reached before the result's end.
     fn read_query(
         &self,
         wire: &mut Wire,
@@ -264,8 +290,8 @@ impl WireReader {
         req: &ScanRequest,
         metrics: &ReadMetrics,
         remaining: &mut Option<usize>,
-        tx: &Sender<Result<RecordBatch>>,
-    ) -> Result<bool> {
+        tx: &BatchSender,
+    ) -> Result<Flow> {
         let io = |e: std::io::Error| self.connection_error(e);
         wire.command(0x16, query.as_bytes()).map_err(io)?; // COM_STMT_PREPARE
         let ok = wire.packet().map_err(io)?.to_vec();
@@ -291,6 +317,7 @@ impl WireReader {
                 backend: "mysql",
                 code: None,
                 message: format!("the scan query has {params} parameters: {query}"),
+                retryable: false,
             });
         }
         let mut execute = vec![];
@@ -301,7 +328,7 @@ impl WireReader {
         let head = wire.packet().map_err(io)?.to_vec();
         match head.first() {
             Some(0xFF) => return Err(self.server_error(&head)),
-            Some(0x00) if head.len() > 1 && columns == 0 => return Ok(true),
+            Some(0x00) if head.len() > 1 && columns == 0 => return Ok(Flow::Next),
             _ => {}
         }
         let mut defs = Vec::with_capacity(columns);
@@ -333,7 +360,7 @@ impl WireReader {
                 let now = metrics.wait.value();
                 decode_time(metrics, decoding, now - waited_before);
                 if !emit(batch, req, metrics, remaining, tx)? {
-                    return Ok(false);
+                    return Ok(Flow::Abandoned);
                 }
                 decoding = Instant::now();
                 waited_before = metrics.wait.value();
@@ -344,9 +371,21 @@ impl WireReader {
         let mut close = vec![];
         close.extend_from_slice(&stmt);
         wire.command(0x19, &close).map_err(io)?; // COM_STMT_CLOSE: no reply
-        emit(last, req, metrics, remaining, tx)
+        emit(last, req, metrics, remaining, tx)?;
+        Ok(Flow::Next)
     }
 }
+
+/// How a query's result ended.
+enum Flow {
+    /// Read to its end: go on with the next query (unless the limit is reached).
+    Next,
+    /// Left before its end (the consumer has gone, or the limit is reached).
+    Abandoned,
+}
+
+/// How long a socket read waits before asking whether the consumer is still there.
+const STOP_POLL: Duration = Duration::from_millis(200);
 
 /// Adds the time since `since` minus the `waited` nanoseconds spent in socket reads.
 fn decode_time(metrics: &ReadMetrics, since: Instant, waited: usize) {
@@ -361,10 +400,10 @@ fn emit(
     req: &ScanRequest,
     metrics: &ReadMetrics,
     remaining: &mut Option<usize>,
-    tx: &Sender<Result<RecordBatch>>,
+    tx: &BatchSender,
 ) -> Result<bool> {
     let batch = finish_batch(raw, req, metrics, remaining)?;
-    if batch.num_rows() > 0 && tx.blocking_send(Ok(batch)).is_err() {
+    if batch.num_rows() > 0 && !tx.send_blocking(batch) {
         return Ok(false);
     }
     Ok(*remaining != Some(0))
@@ -381,6 +420,12 @@ struct Wire {
     seq: u8,
     deprecate_eof: bool,
     metrics: ReadMetrics,
+    /// The server's id of this connection (what `KILL QUERY` names).
+    connection_id: u32,
+    /// Whether the consumer has gone: asked while a read waits (the socket has a timeout).
+    stop: Option<Box<dyn Fn() -> bool + Send>>,
+    /// A read gave up because `stop` said so.
+    stopped: bool,
 }
 
 impl Wire {
@@ -394,6 +439,9 @@ impl Wire {
             seq: 0,
             deprecate_eof: false,
             metrics,
+            connection_id: 0,
+            stop: None,
+            stopped: false,
         }
     }
 
@@ -412,7 +460,21 @@ impl Wire {
         }
         let waited = Instant::now();
         while self.end < n {
-            let got = self.sock.read(&mut self.buf[self.end..])?;
+            let got = match self.sock.read(&mut self.buf[self.end..]) {
+                Ok(got) => got,
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                    if self.stop.as_ref().is_some_and(|stop| stop()) {
+                        self.stopped = true;
+                        return Err(std::io::Error::new(
+                            ErrorKind::Interrupted,
+                            "the consumer stopped reading",
+                        ));
+                    }
+                    continue;
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
             if got == 0 {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::UnexpectedEof,
@@ -737,6 +799,7 @@ impl RowDecoder {
                 backend: "mysql",
                 code: None,
                 message: format!("the result has {} columns, expected {expected}", defs.len()),
+                retryable: false,
             });
         }
         let kinds: Vec<WireKind> = defs.iter().map(|(t, f)| wire_kind(*t, *f)).collect();

@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex as StdMutex, RwLock};
 use std::time::{Duration, Instant};
 
 use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use bb8::{ErrorSink, Pool, PooledConnection, RunError};
 use bb8_postgres::PostgresConnectionManager;
@@ -88,10 +89,17 @@ impl Target {
                     message,
                 };
             }
+            // Rolled back (serialization failure, deadlock), the server going away, or the
+            // connection class (08xxx): trying again may succeed.
+            let retryable = matches!(
+                code.as_str(),
+                "40001" | "40P01" | "57P01" | "57P02" | "57P03"
+            ) || code.starts_with("08");
             return Error::Source {
                 backend: "postgres",
                 code: Some(code),
                 message,
+                retryable,
             };
         }
         if e.is_closed() || message.contains("error connecting") || message.contains("connect") {
@@ -104,6 +112,7 @@ impl Target {
             backend: "postgres",
             code: None,
             message,
+            retryable: false,
         }
     }
 }
@@ -321,13 +330,21 @@ fn refs(params: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
 }
 
 /// Something that holds a connection: a pooled connection, or a transaction's lock on one.
-trait HoldsClient: Send {
+trait HoldsClient: Send + Unpin + 'static {
     fn client(&self) -> &Client;
+    /// Whether a result left unread is cancelled at the server: yes for a pooled connection
+    /// (it must go back to the pool idle), no inside a transaction (a cancelled statement
+    /// would abort the transaction; the rest of the result is read and dropped instead).
+    fn cancels_unread(&self) -> bool;
 }
 
 impl HoldsClient for PgConn {
     fn client(&self) -> &Client {
         self
+    }
+
+    fn cancels_unread(&self) -> bool {
+        true
     }
 }
 
@@ -335,16 +352,63 @@ impl HoldsClient for tokio::sync::OwnedMappedMutexGuard<Option<PgConn>, PgConn> 
     fn client(&self) -> &Client {
         self
     }
+
+    fn cancels_unread(&self) -> bool {
+        false
+    }
+}
+
+/// A result stream that holds its connection; dropped before its end, it cancels the query at
+/// the server and gives the connection back only once the server is idle again.
+struct HeldStream<H: HoldsClient> {
+    rows: BatchStream<'static>,
+    hold: Option<H>,
+}
+
+impl<H: HoldsClient> futures::Stream for HeldStream<H> {
+    type Item = Result<RecordBatch>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        let next = self.rows.poll_next_unpin(cx);
+        if let std::task::Poll::Ready(None) = next {
+            self.hold = None; // read to the end: the connection is idle
+        }
+        next
+    }
+}
+
+impl<H: HoldsClient> Drop for HeldStream<H> {
+    fn drop(&mut self) {
+        let Some(hold) = self.hold.take() else {
+            return;
+        };
+        if !hold.cancels_unread() {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        runtime.spawn(async move {
+            let client = hold.client();
+            let _ = client.cancel_token().cancel_query(NoTls).await;
+            // Answered after the cancelled query's end: the connection is idle again.
+            let _ = client.simple_query("").await;
+            drop(hold);
+        });
+    }
 }
 
 /// Streams the rows of a query as batches; `hold` moves into the stream, so the connection
 /// stays checked out (or locked) while rows arrive.
-async fn query_on<'a, H: HoldsClient + 'a>(
+async fn query_on<H: HoldsClient>(
     hold: H,
     target: &Target,
     sql: &str,
     params: &[Value],
-) -> Result<BatchStream<'a>> {
+) -> Result<BatchStream<'static>> {
     let client = hold.client();
     let stmt = client.prepare(sql).await.map_err(|e| target.error(e))?;
     let decoder = RowDecoder::new(stmt.columns())?;
@@ -353,15 +417,19 @@ async fn query_on<'a, H: HoldsClient + 'a>(
         .await
         .map_err(|e| target.error(e))?;
     let target = target.clone();
-    let stream = rows
+    let rows = rows
         .map_err(move |e| target.error(e))
         .chunks(RESULT_BATCH_ROWS)
         .map(move |chunk| {
-            let _hold = &hold;
             let rows = chunk.into_iter().collect::<Result<Vec<_>>>()?;
             decoder.decode(&rows)
-        });
-    Ok(stream.boxed())
+        })
+        .boxed();
+    Ok(HeldStream {
+        rows,
+        hold: Some(hold),
+    }
+    .boxed())
 }
 
 async fn execute_many_on(
@@ -629,6 +697,10 @@ impl Connector for PostgresConnector {
             .await
             .map(|_| ())
             .map_err(|e| self.inner.target.error(e))
+    }
+
+    fn bulk_method(&self) -> &'static str {
+        "COPY FROM STDIN (FORMAT binary)"
     }
 }
 

@@ -13,12 +13,13 @@ use std::time::Instant;
 
 use arrow::array::{RecordBatch, RecordBatchOptions};
 use futures::{FutureExt, StreamExt};
-use tokio::sync::mpsc::Sender;
 
 use super::client::Target;
 use super::wire::{copy_dec, Acc, Dec};
 use crate::error::{Error, Result};
-use crate::read::{finish_batch, spawn_reader, ReadMetrics, ScanReader, ScanRequest};
+use crate::read::{
+    finish_batch, spawn_reader, BatchReceiver, BatchSender, ReadMetrics, ScanReader, ScanRequest,
+};
 use crate::schema::ColumnSpec;
 
 /// The signature every binary COPY stream starts with.
@@ -46,9 +47,10 @@ impl ScanReader for CopyReader {
         request: ScanRequest,
         metrics: ReadMetrics,
         keep_alive: Option<Arc<dyn Any + Send + Sync>>,
-    ) -> tokio::sync::mpsc::Receiver<Result<RecordBatch>> {
+    ) -> BatchReceiver {
         let reader = self.clone();
-        spawn_reader("vp-pg-copy", "postgres", keep_alive, move |tx| {
+        let queries = request.queries.clone();
+        spawn_reader("vp-pg-copy", "postgres", &queries, keep_alive, move |tx| {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
@@ -63,12 +65,7 @@ impl CopyReader {
     }
 
     /// Reads every query of the request; `Ok` also when the consumer went away.
-    async fn run(
-        &self,
-        req: &ScanRequest,
-        metrics: &ReadMetrics,
-        tx: &Sender<Result<RecordBatch>>,
-    ) -> Result<()> {
+    async fn run(&self, req: &ScanRequest, metrics: &ReadMetrics, tx: &BatchSender) -> Result<()> {
         let started = Instant::now();
         let (client, connection) = tokio_postgres::connect(&self.driver_url, tokio_postgres::NoTls)
             .await
@@ -96,7 +93,14 @@ impl CopyReader {
             }
             let sql = format!("COPY ({query}) TO STDOUT (FORMAT binary)");
             let waited = Instant::now();
-            let stream = client.copy_out(&sql).await.map_err(|e| self.error(e))?;
+            let stream = tokio::select! {
+                biased;
+                stream = client.copy_out(&sql) => stream.map_err(|e| self.error(e))?,
+                () = tx.closed() => {
+                    stop(&client, connection).await;
+                    return Ok(());
+                }
+            };
             metrics.wait.add_duration(waited.elapsed());
             futures::pin_mut!(stream);
             let mut decoder = CopyDecoder::new(&req.columns, req.batch_size)?;
@@ -108,7 +112,15 @@ impl CopyReader {
                     None => {
                         metrics.decode.add_duration(decoding.elapsed());
                         let waited = Instant::now();
-                        let next = stream.next().await;
+                        // The consumer may leave while the server works on the next rows.
+                        let next = tokio::select! {
+                                    biased;
+                                    next = stream.next() => next,
+                                    () = tx.closed() => {
+                            stop(&client, connection).await;
+                            return Ok(());
+                        }
+                                };
                         metrics.wait.add_duration(waited.elapsed());
                         decoding = Instant::now();
                         next
@@ -123,7 +135,7 @@ impl CopyReader {
                     let more = self.emit(batch, req, metrics, &mut remaining, tx).await?;
                     decoding = Instant::now();
                     if !more {
-                        connection.abort();
+                        stop(&client, connection).await;
                         return Ok(());
                     }
                 }
@@ -148,14 +160,24 @@ impl CopyReader {
         req: &ScanRequest,
         metrics: &ReadMetrics,
         remaining: &mut Option<usize>,
-        tx: &Sender<Result<RecordBatch>>,
+        tx: &BatchSender,
     ) -> Result<bool> {
         let batch = finish_batch(raw, req, metrics, remaining)?;
-        if batch.num_rows() > 0 && tx.send(Ok(batch)).await.is_err() {
+        if batch.num_rows() > 0 && !tx.send(batch).await {
             return Ok(false);
         }
         Ok(*remaining != Some(0))
     }
+}
+
+/// Stops a query whose rows are no longer wanted: a cancel request makes the server stop
+/// working on it, and the connection is closed (it is the reader's own, never pooled).
+async fn stop(client: &tokio_postgres::Client, connection: tokio::task::JoinHandle<()>) {
+    let _ = client
+        .cancel_token()
+        .cancel_query(tokio_postgres::NoTls)
+        .await;
+    connection.abort();
 }
 
 /// Where the decoder is in the stream.
@@ -186,6 +208,7 @@ fn stream_error(message: impl Into<String>) -> Error {
         backend: "postgres",
         code: None,
         message: format!("binary COPY stream: {}", message.into()),
+        retryable: false,
     }
 }
 

@@ -28,10 +28,10 @@ use datafusion::logical_expr::{col, lit, Expr, TableProviderFilterPushDown};
 use datafusion::sql::unparser::dialect::{Dialect, PostgreSqlDialect};
 
 use super::pushdown::{classify, PushdownRules};
-use super::{
-    key_bound, range_partitions, PartitionPlan, ReaderConfig, Snapshot, Source, TableMeta,
-};
+use super::{key_bound, range_partitions, PartitionPlan, Snapshot, Source, TableMeta};
 use crate::error::{redact_url, Error, Result};
+use crate::read::cx::CxReader;
+use crate::read::ScanReader;
 use crate::schema::schema_of;
 
 /// Pages per chunk query unless the URL says otherwise: no chunking, one query per partition
@@ -221,6 +221,36 @@ fn ctid_bound(page: i64, lower: bool) -> Expr {
     }
 }
 
+/// The PostgreSQL backend: `postgres://`, `postgresql://` URLs, read as a [`PostgresSource`] and written through a
+/// [`PostgresConnector`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct PostgresBackend;
+
+#[async_trait]
+impl super::Backend for PostgresBackend {
+    fn name(&self) -> &'static str {
+        "postgres"
+    }
+
+    fn schemes(&self) -> &'static [&'static str] {
+        &["postgres", "postgresql"]
+    }
+
+    async fn open(
+        &self,
+        url: &str,
+        _session: &datafusion::execution::SessionState,
+    ) -> Result<super::Opened> {
+        Ok(super::Opened::Source(Arc::new(
+            PostgresSource::connect(url).await?,
+        )))
+    }
+
+    async fn connector(&self, url: &str) -> Result<Arc<dyn super::Connector>> {
+        Ok(Arc::new(PostgresConnector::connect(url).await?))
+    }
+}
+
 #[async_trait]
 impl Source for PostgresSource {
     fn backend(&self) -> &'static str {
@@ -233,6 +263,22 @@ impl Source for PostgresSource {
 
     fn dialect(&self) -> &dyn Dialect {
         &self.dialect
+    }
+
+    fn placeholder(&self, n: usize) -> String {
+        format!("${n}")
+    }
+
+    fn upsert_clause(&self, keys: &[String], update: &[String]) -> Result<String> {
+        let target = format!("ON CONFLICT ({})", keys.join(", "));
+        if update.is_empty() {
+            return Ok(format!("{target} DO NOTHING"));
+        }
+        let sets: Vec<String> = update
+            .iter()
+            .map(|c| format!("{c} = EXCLUDED.{c}"))
+            .collect();
+        Ok(format!("{target} DO UPDATE SET {}", sets.join(", ")))
     }
 
     async fn list_tables(&self) -> Result<Vec<(String, String)>> {
@@ -361,6 +407,7 @@ impl Source for PostgresSource {
                 backend: "postgres",
                 code: None,
                 message: format!("unexpected snapshot id `{id}`"),
+                retryable: false,
             });
         }
         Ok(Some(Snapshot {
@@ -372,7 +419,7 @@ impl Source for PostgresSource {
         }))
     }
 
-    fn reader(&self) -> ReaderConfig {
+    fn reader(&self) -> Arc<dyn ScanReader> {
         // Text forms (intervals, timestamptz inside arrays, floats) must not depend on the
         // server's defaults.
         let session_statements: Vec<String> = vec![
@@ -381,17 +428,18 @@ impl Source for PostgresSource {
             "SET extra_float_digits = 3".into(),
         ];
         match self.reader {
-            ReaderKind::Copy => ReaderConfig::Native(Arc::new(copy_out::CopyReader {
+            ReaderKind::Copy => Arc::new(copy_out::CopyReader {
                 driver_url: self.driver_url.clone(),
                 session: session_statements,
                 target: self.connector.target().clone(),
-            })),
-            ReaderKind::ConnectorX => ReaderConfig::ConnectorX {
+            }),
+            ReaderKind::ConnectorX => Arc::new(CxReader {
                 url: self.driver_url.clone(),
                 protocol: Some("binary"),
                 session_statements,
+                backend: "postgres",
                 secret: self.connector.target().password.clone(),
-            },
+            }),
         }
     }
 

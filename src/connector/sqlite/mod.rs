@@ -1,5 +1,5 @@
 //! SQLite: catalog from `sqlite_master` and `PRAGMA table_info`, read in process by
-//! [`crate::read::sqlite`] straight into the declared Arrow types, partitioned by rowid ranges.
+//! its own reader (`reader.rs`) straight into the declared Arrow types, partitioned by rowid ranges.
 //!
 //! URL: `sqlite:///absolute/path.db` or `sqlite://relative/path.db`. Options:
 //!
@@ -10,6 +10,11 @@
 //! SQLite has no snapshot that several connections share: a partitioned scan of a file that is
 //! being written may see different versions in different partitions.
 
+mod reader;
+mod write;
+
+pub use write::SqliteWriter;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -19,8 +24,9 @@ use datafusion::logical_expr::{Expr, TableProviderFilterPushDown as P};
 use datafusion::sql::unparser::dialect::{Dialect, SqliteDialect};
 
 use super::pushdown::{classify, PushdownRules};
-use super::{key_bound, range_partitions, PartitionPlan, ReaderConfig, Source, TableMeta};
+use super::{key_bound, range_partitions, PartitionPlan, Source, TableMeta};
 use crate::error::{Error, Result};
+use crate::read::ScanReader;
 use crate::schema::{schema_of, ColumnSpec, SourceCompare};
 
 /// Rowids per chunk query unless the URL says otherwise: no chunking, one query per partition.
@@ -47,7 +53,10 @@ impl SqliteSource {
     pub async fn connect(url: &str) -> Result<Self> {
         let rest = url
             .strip_prefix("sqlite://")
-            .ok_or_else(|| Error::UnsupportedScheme(url.split(':').next().unwrap_or("").into()))?;
+            .ok_or_else(|| Error::UnsupportedScheme {
+                scheme: url.split(':').next().unwrap_or("").into(),
+                known: "sqlite://".into(),
+            })?;
         let (path_part, query) = rest.split_once('?').unwrap_or((rest, ""));
         let mut chunk_rows = DEFAULT_CHUNK_ROWS;
         for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
@@ -116,14 +125,7 @@ impl SqliteSource {
                 target: target.clone(),
                 message: e.to_string(),
             })?;
-            f(&conn).map_err(|e| Error::Source {
-                backend: "sqlite",
-                code: match &e {
-                    rusqlite::Error::SqliteFailure(err, _) => Some(err.extended_code.to_string()),
-                    _ => None,
-                },
-                message: e.to_string(),
-            })
+            f(&conn).map_err(reader::sqlite_err)
         })
         .await
         .map_err(|e| Error::Io(std::io::Error::other(e)))?
@@ -159,6 +161,31 @@ pub fn column_spec(name: &str, decl: &str, not_null: bool) -> ColumnSpec {
     }
 }
 
+/// The SQLite backend: `sqlite://` URLs, read (only) as a [`SqliteSource`].
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SqliteBackend;
+
+#[async_trait]
+impl super::Backend for SqliteBackend {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn schemes(&self) -> &'static [&'static str] {
+        &["sqlite"]
+    }
+
+    async fn open(
+        &self,
+        url: &str,
+        _session: &datafusion::execution::SessionState,
+    ) -> Result<super::Opened> {
+        Ok(super::Opened::Source(Arc::new(
+            SqliteSource::connect(url).await?,
+        )))
+    }
+}
+
 #[async_trait]
 impl Source for SqliteSource {
     fn backend(&self) -> &'static str {
@@ -171,6 +198,10 @@ impl Source for SqliteSource {
 
     fn dialect(&self) -> &dyn Dialect {
         &self.dialect
+    }
+
+    fn placeholder(&self, n: usize) -> String {
+        format!("?{n}")
     }
 
     async fn list_tables(&self) -> Result<Vec<(String, String)>> {
@@ -312,9 +343,9 @@ impl Source for SqliteSource {
         })
     }
 
-    fn reader(&self) -> ReaderConfig {
-        ReaderConfig::Sqlite {
+    fn reader(&self) -> Arc<dyn ScanReader> {
+        Arc::new(reader::SqliteReader {
             path: self.path.clone(),
-        }
+        })
     }
 }

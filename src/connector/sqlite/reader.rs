@@ -5,6 +5,7 @@
 //! form; SQLite runs in this process, so reading it directly costs no network and gives exact
 //! control over types and backpressure (see docs/decisions/0005-sqlite-in-process-reader.md).
 
+use std::any::Any;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -14,26 +15,37 @@ use arrow::array::{
     Int16Builder, Int32Builder, Int64Builder, StringBuilder, Time64MicrosecondBuilder,
     TimestampMicrosecondBuilder,
 };
-use arrow::datatypes::{DataType, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, TimeUnit};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use rusqlite::types::ValueRef;
 
-use super::cx::{ReadMetrics, CHANNEL_DEPTH};
 use crate::error::{Error, Result};
+use crate::read::{spawn_reader, BatchReceiver, BatchSender, ReadMetrics, ScanReader, ScanRequest};
 
-/// What one partition reads.
+/// Reads scan queries from one database file, read-only, on a thread of its own.
 #[derive(Debug, Clone)]
-pub struct SqliteRequest {
+pub struct SqliteReader {
     /// The database file.
     pub path: PathBuf,
-    /// Queries run one after the other (the partition's chunks).
-    pub queries: Vec<String>,
-    /// The declared schema of the result (the query's columns, in order).
-    pub schema: SchemaRef,
-    /// Rows per batch.
-    pub batch_size: usize,
-    /// Stop after this many rows.
-    pub limit: Option<usize>,
+}
+
+impl ScanReader for SqliteReader {
+    fn spawn(
+        &self,
+        request: ScanRequest,
+        metrics: ReadMetrics,
+        keep_alive: Option<Arc<dyn Any + Send + Sync>>,
+    ) -> BatchReceiver {
+        let path = self.path.clone();
+        let queries = request.queries.clone();
+        spawn_reader(
+            "vp-sqlite-reader",
+            "sqlite",
+            &queries,
+            keep_alive,
+            move |tx| read_all(&path, &request, &metrics, tx),
+        )
+    }
 }
 
 fn value_err(column: &str, message: String) -> Error {
@@ -43,7 +55,7 @@ fn value_err(column: &str, message: String) -> Error {
     }
 }
 
-fn sqlite_err(e: rusqlite::Error) -> Error {
+pub(super) fn sqlite_err(e: rusqlite::Error) -> Error {
     Error::Source {
         backend: "sqlite",
         code: match &e {
@@ -51,6 +63,7 @@ fn sqlite_err(e: rusqlite::Error) -> Error {
             _ => None,
         },
         message: e.to_string(),
+        retryable: false,
     }
 }
 
@@ -241,38 +254,61 @@ impl Col {
     }
 }
 
-/// Starts a reader thread and returns the receiving end of its batches.
-pub fn spawn(
-    req: SqliteRequest,
-    metrics: ReadMetrics,
-) -> tokio::sync::mpsc::Receiver<Result<RecordBatch>> {
-    let (tx, rx) = tokio::sync::mpsc::channel(CHANNEL_DEPTH);
-    let spawned = std::thread::Builder::new()
-        .name("vp-sqlite-reader".into())
-        .spawn({
-            let tx = tx.clone();
-            move || {
-                if let Err(e) = read_all(&req, &metrics, &tx) {
-                    let _ = tx.blocking_send(Err(e));
+/// Interrupts the connection's statement once the consumer has gone; stops with the reader.
+struct Watcher {
+    done: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Watcher {
+    const POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+    fn start(handle: rusqlite::InterruptHandle, gone: impl Fn() -> bool + Send + 'static) -> Self {
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stop = done.clone();
+        // Without the thread the reader still stops at its next send.
+        let _ = std::thread::Builder::new()
+            .name("vp-sqlite-watch".into())
+            .spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if gone() {
+                        handle.interrupt();
+                        return;
+                    }
+                    std::thread::sleep(Self::POLL);
                 }
-            }
-        });
-    if let Err(e) = spawned {
-        let _ = tx.try_send(Err(Error::Io(e)));
+            });
+        Self { done }
     }
-    rx
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.done.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
 }
 
 fn read_all(
-    req: &SqliteRequest,
+    path: &std::path::Path,
+    req: &ScanRequest,
     metrics: &ReadMetrics,
-    tx: &tokio::sync::mpsc::Sender<Result<RecordBatch>>,
+    tx: &BatchSender,
 ) -> Result<()> {
     let conn = rusqlite::Connection::open_with_flags(
-        &req.path,
+        path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(sqlite_err)?;
+    // A query can work for long without producing a row (a filter that passes nothing): a
+    // watcher interrupts it when the consumer goes.
+    let _watcher = Watcher::start(conn.get_interrupt_handle(), tx.watch());
+    let gone = tx.watch();
+    let step = |e: rusqlite::Error| -> Error {
+        if gone() {
+            Error::Cancelled
+        } else {
+            sqlite_err(e)
+        }
+    };
     let names: Vec<String> = req
         .schema
         .fields()
@@ -297,7 +333,7 @@ fn read_all(
             let mut n = 0;
             let waited = Instant::now();
             while n < cap {
-                let Some(row) = rows.next().map_err(sqlite_err)? else {
+                let Some(row) = rows.next().map_err(step)? else {
                     break;
                 };
                 for (i, col) in cols.iter_mut().enumerate() {
@@ -318,7 +354,7 @@ fn read_all(
             )?;
             metrics.rows.add(n);
             metrics.bytes.add(batch.get_array_memory_size());
-            if tx.blocking_send(Ok(batch)).is_err() {
+            if !tx.send_blocking(batch) {
                 return Ok(());
             }
             if n < cap {
