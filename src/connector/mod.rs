@@ -8,6 +8,7 @@ pub mod executor;
 pub mod file;
 #[cfg(feature = "mysql")]
 pub mod mysql;
+pub(crate) mod options;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod pushdown;
@@ -170,6 +171,7 @@ pub(crate) fn url_options(url: &url::Url) -> Vec<(String, String)> {
         .collect()
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 /// Sets `url`'s query to `options`, each key and value percent-encoded so that either way of
 /// decoding (URI component or form data) gives back the same text.
 pub(crate) fn set_url_options(url: &mut url::Url, options: &[(String, String)]) {
@@ -186,6 +188,7 @@ pub(crate) fn set_url_options(url: &mut url::Url, options: &[(String, String)]) 
     url.set_query(Some(&query.join("&")));
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 /// The URL's password, percent-decoded.
 pub(crate) fn url_password(url: &url::Url) -> Option<String> {
     url.password().map(|p| {
@@ -195,6 +198,7 @@ pub(crate) fn url_password(url: &url::Url) -> Option<String> {
     })
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 /// The contents of `file` as a stream of 1 MiB chunks.
 pub(crate) fn file_chunks(
     file: tokio::fs::File,

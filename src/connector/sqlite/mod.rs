@@ -23,6 +23,7 @@ use async_trait::async_trait;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown as P};
 use datafusion::sql::unparser::dialect::{Dialect, SqliteDialect};
 
+use super::options::UrlOptions;
 use super::pushdown::{classify, PushdownRules};
 use super::{key_bound, range_partitions, PartitionPlan, Source, TableMeta};
 use crate::error::{Error, Result};
@@ -57,26 +58,20 @@ impl SqliteSource {
                 scheme: url.split(':').next().unwrap_or("").into(),
                 known: "sqlite://".into(),
             })?;
-        let (path_part, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let mut chunk_rows = DEFAULT_CHUNK_ROWS;
-        for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-            match k.as_ref() {
-                "chunk_rows" => {
-                    chunk_rows = v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                        Error::InvalidUrl {
-                            url: url.into(),
-                            reason: format!("chunk_rows must be a positive integer, not `{v}`"),
-                        }
-                    })?
+        let (path_part, _) = rest.split_once('?').unwrap_or((rest, ""));
+        // The path is not a URL authority: only the query goes through the URL parser.
+        let parsed =
+            url::Url::parse(&format!("sqlite://x/{}", &rest[path_part.len()..])).map_err(|e| {
+                Error::InvalidUrl {
+                    url: url.into(),
+                    reason: e.to_string(),
                 }
-                other => {
-                    return Err(Error::InvalidUrl {
-                        url: url.into(),
-                        reason: format!("unknown option `{other}` (known: chunk_rows)"),
-                    })
-                }
-            }
-        }
+            })?;
+        let mut options = UrlOptions::new(url, &parsed);
+        let chunk_rows = options
+            .positive("chunk_rows")?
+            .unwrap_or(DEFAULT_CHUNK_ROWS);
+        options.finish()?;
         let decoded = percent_encoding::percent_decode_str(path_part)
             .decode_utf8_lossy()
             .into_owned();
