@@ -383,3 +383,46 @@ async fn sqlite_quiet_query_stops_when_its_consumer_goes() {
         "the SQLite reader kept running"
     );
 }
+
+/// A result dropped before its end never harms the pool's next statement: one left mostly
+/// unread is cancelled and its connection closed (the cancel request travels apart and could
+/// otherwise land on the next statement), one whose rest has already arrived (the first row
+/// of a small result) keeps its connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_dropped_results_leave_the_next_statement_alone() {
+    let ns = PgNamespace::new("dropped_pg").await;
+    let connector = vibe_piper::connector::connect(&ns.url("pool_size=1"))
+        .await
+        .unwrap();
+    let pid = || async {
+        let b = connector
+            .query_one("SELECT pg_backend_pid() AS pid", &[])
+            .await
+            .unwrap();
+        rows(&[b])[0].clone()
+    };
+    let first = pid().await;
+    for _ in 0..20 {
+        assert_eq!(
+            pid().await,
+            first,
+            "a small result's connection was not kept"
+        );
+    }
+    for i in 0..10 {
+        {
+            let mut rows = connector
+                .query("SELECT g FROM generate_series(1, 3000000) g", &[])
+                .await
+                .unwrap();
+            assert!(rows.next().await.unwrap().unwrap().num_rows() > 0);
+        }
+        let n = connector
+            .query_one("SELECT count(*) AS n FROM pg_sleep(0.05)", &[])
+            .await
+            .unwrap_or_else(|e| panic!("round {i}: {e}"));
+        assert_eq!(rows(&[n]), vec!["1"]);
+    }
+    assert!(connector.pool_status().connections <= 1);
+    ns.cleanup().await;
+}

@@ -411,6 +411,30 @@ async fn connection_errors_are_clear_and_hide_the_password() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidUrl { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("chunk_pages takes a positive integer, not `0`"),
+        "{err}"
+    );
+    // An unknown option is the same error on the source and the connector, listing the
+    // valid ones, without the password.
+    let secret = "postgres://alice:hunter2@127.0.0.1:5432/db?chunk_page=8";
+    let on_source = e.register_source("pg5", secret).await.unwrap_err();
+    let Err(on_connector) = vibe_piper::connector::connect(secret).await else {
+        panic!("an unknown option was accepted");
+    };
+    for err in [on_source, on_connector] {
+        assert!(matches!(err, Error::InvalidUrl { .. }), "{err:?}");
+        let text = format!("{err} {err:?}");
+        assert!(text.contains("unknown option `chunk_page`"), "{text}");
+        assert!(
+            text.contains("valid options: acquire_timeout, application_name")
+                && text.contains("chunk_pages")
+                && text.contains("sslmode"),
+            "{text}"
+        );
+        assert!(!text.contains("hunter2"), "{text}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

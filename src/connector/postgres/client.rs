@@ -8,31 +8,33 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use bb8::{ErrorSink, Pool, PooledConnection, RunError};
-use bb8_postgres::PostgresConnectionManager;
 use bytes::BytesMut;
 use datafusion::execution::SendableRecordBatchStream;
 use futures::{SinkExt, StreamExt, TryStreamExt};
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
+use super::options::PgOptions;
 use super::wire::{copy_header, copy_rows, pg_type_for, RowDecoder};
 use crate::connector::executor::{
     retry, BatchStream, BulkOptions, Connector, CsvOptions, Executor, PoolOptions, PoolStatus,
     TableName, Transaction, READ_ATTEMPTS, RESULT_BATCH_ROWS,
 };
 use crate::connector::value::Value;
-use crate::error::{redact_url, scrub, ConstraintKind, Error, Result};
+use crate::error::{scrub, ConstraintKind, Error, Result};
 
-type Manager = PostgresConnectionManager<NoTls>;
+use super::conn::{Manager, PgClient};
 /// A pooled PostgreSQL connection.
 pub type PgConn = PooledConnection<'static, Manager>;
 
-/// Options in a PostgreSQL URL that the table source reads (the connector ignores them).
-pub const SOURCE_OPTIONS: &[&str] = &["partition", "chunk_pages", "schema", "reader"];
-
 /// Statements every pooled connection runs once, so results do not depend on server defaults.
-const SESSION_SETUP: &str =
-    "SET TIME ZONE 'UTC'; SET IntervalStyle = 'iso_8601'; SET extra_float_digits = 3";
+/// The scan readers run them too: text forms (intervals, timestamptz inside arrays, floats)
+/// must not depend on the server's defaults.
+pub(crate) const SESSION_SETUP: &[&str] = &[
+    "SET TIME ZONE 'UTC'",
+    "SET IntervalStyle = 'iso_8601'",
+    "SET extra_float_digits = 3",
+];
 
 /// Identity and secret of a server, for error messages.
 #[derive(Clone)]
@@ -138,10 +140,10 @@ impl ErrorSink<tokio_postgres::Error> for LastError {
 #[derive(Debug)]
 struct Setup;
 
-impl bb8::CustomizeConnection<Client, tokio_postgres::Error> for Setup {
+impl bb8::CustomizeConnection<PgClient, tokio_postgres::Error> for Setup {
     fn on_acquire<'a>(
         &'a self,
-        c: &'a mut Client,
+        c: &'a mut PgClient,
     ) -> std::pin::Pin<
         Box<
             dyn std::future::Future<Output = std::result::Result<(), tokio_postgres::Error>>
@@ -149,7 +151,7 @@ impl bb8::CustomizeConnection<Client, tokio_postgres::Error> for Setup {
                 + 'a,
         >,
     > {
-        Box::pin(async move { c.batch_execute(SESSION_SETUP).await })
+        Box::pin(async move { c.batch_execute(&SESSION_SETUP.join("; ")).await })
     }
 }
 
@@ -178,30 +180,6 @@ impl std::fmt::Debug for PostgresConnector {
     }
 }
 
-/// The parsed URL, the driver's URL, and this crate's options.
-pub(crate) type SplitUrl = (url::Url, String, Vec<(String, String)>);
-
-/// Splits a PostgreSQL URL into the driver's URL (our options removed, scheme normalised) and
-/// our options.
-pub(crate) fn split_url(url: &str) -> Result<SplitUrl> {
-    let parsed = url::Url::parse(url).map_err(|e| Error::InvalidUrl {
-        url: redact_url(url),
-        reason: e.to_string(),
-    })?;
-    let mut driver = parsed.clone();
-    driver.set_query(None);
-    let _ = driver.set_scheme("postgresql");
-    let (ours, theirs): (Vec<_>, Vec<_>) = crate::connector::url_options(&parsed)
-        .into_iter()
-        .partition(|(k, _)| SOURCE_OPTIONS.contains(&k.as_str()) || PoolOptions::is_key(k));
-    crate::connector::set_url_options(&mut driver, &theirs);
-    let mut driver_url = driver.to_string();
-    if driver_url.ends_with('?') {
-        driver_url.pop();
-    }
-    Ok((parsed, driver_url, ours))
-}
-
 impl PostgresConnector {
     /// Opens a pool for `url` and checks that the server accepts a connection.
     pub async fn connect(url: &str) -> Result<Self> {
@@ -209,37 +187,21 @@ impl PostgresConnector {
     }
 
     /// Like [`connect`](Self::connect), starting from `options` (URL options still override).
-    pub async fn connect_with(url: &str, mut options: PoolOptions) -> Result<Self> {
-        let (parsed, driver_url, ours) = split_url(url)?;
-        for (k, v) in &ours {
-            options.apply(k, v).map_err(|reason| Error::InvalidUrl {
-                url: redact_url(url),
-                reason,
-            })?;
-        }
-        let target = Target {
-            target: format!(
-                "postgres at {}:{}{}",
-                parsed.host_str().unwrap_or("localhost"),
-                parsed.port().unwrap_or(5432),
-                parsed.path()
-            ),
-            password: crate::connector::url_password(&parsed),
-        };
-        let config: tokio_postgres::Config =
-            driver_url
-                .parse()
-                .map_err(|e: tokio_postgres::Error| Error::InvalidUrl {
-                    url: redact_url(url),
-                    reason: scrub(&e.to_string(), target.password.as_deref()),
-                })?;
-        let manager = PostgresConnectionManager::new(config, NoTls);
+    pub async fn connect_with(url: &str, options: PoolOptions) -> Result<Self> {
+        Self::from_options(&PgOptions::parse(url, options)?).await
+    }
+
+    /// Opens a pool as `options` (a URL read once) say.
+    pub(crate) async fn from_options(opts: &PgOptions) -> Result<Self> {
+        let target = opts.target.clone();
+        let options = opts.pool.clone();
+        let manager = Manager::new(opts.config.clone());
         // One connection made up front: a wrong host or password fails here, at once.
         let first = bb8::ManageConnection::connect(&manager)
             .await
             .map_err(|e| target.error(e))?;
         first
-            .batch_execute(SESSION_SETUP)
+            .batch_execute(&SESSION_SETUP.join("; "))
             .await
             .map_err(|e| target.error(e))?;
         let last_error = LastError::default();
@@ -332,10 +294,12 @@ fn refs(params: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
 /// Something that holds a connection: a pooled connection, or a transaction's lock on one.
 trait HoldsClient: Send + Unpin + 'static {
     fn client(&self) -> &Client;
-    /// Whether a result left unread is cancelled at the server: yes for a pooled connection
-    /// (it must go back to the pool idle), no inside a transaction (a cancelled statement
-    /// would abort the transaction; the rest of the result is read and dropped instead).
+    /// Whether a result left unread may be cancelled at the server: yes for a pooled
+    /// connection (which is then closed, not pooled), no inside a transaction (a cancelled
+    /// statement would abort the transaction; the rest of the result is read and dropped).
     fn cancels_unread(&self) -> bool;
+    /// Keeps the connection from going back to the pool.
+    fn discard(&self) {}
 }
 
 impl HoldsClient for PgConn {
@@ -345,6 +309,10 @@ impl HoldsClient for PgConn {
 
     fn cancels_unread(&self) -> bool {
         true
+    }
+
+    fn discard(&self) {
+        PgClient::discard(self)
     }
 }
 
@@ -358,10 +326,16 @@ impl HoldsClient for tokio::sync::OwnedMappedMutexGuard<Option<PgConn>, PgConn> 
     }
 }
 
-/// A result stream that holds its connection; dropped before its end, it cancels the query at
-/// the server and gives the connection back only once the server is idle again.
+/// How long a result dropped before its end is read on (its rest may already be on the way,
+/// as when only the first row was wanted) before the query is cancelled.
+const DRAIN_GRACE: Duration = Duration::from_millis(100);
+
+/// A result stream that holds its connection. Dropped before its end, the rest is read for
+/// [`DRAIN_GRACE`]; a query still running then is cancelled at the server and its connection
+/// closed instead of pooled (a cancel request travels apart from the connection and could
+/// otherwise hit the connection's next statement).
 struct HeldStream<H: HoldsClient> {
-    rows: BatchStream<'static>,
+    rows: Option<BatchStream<'static>>,
     hold: Option<H>,
 }
 
@@ -372,7 +346,10 @@ impl<H: HoldsClient> futures::Stream for HeldStream<H> {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
-        let next = self.rows.poll_next_unpin(cx);
+        let Some(rows) = self.rows.as_mut() else {
+            return std::task::Poll::Ready(None);
+        };
+        let next = rows.poll_next_unpin(cx);
         if let std::task::Poll::Ready(None) = next {
             self.hold = None; // read to the end: the connection is idle
         }
@@ -382,20 +359,25 @@ impl<H: HoldsClient> futures::Stream for HeldStream<H> {
 
 impl<H: HoldsClient> Drop for HeldStream<H> {
     fn drop(&mut self) {
-        let Some(hold) = self.hold.take() else {
+        let (Some(hold), Some(mut rows)) = (self.hold.take(), self.rows.take()) else {
             return;
         };
         if !hold.cancels_unread() {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            hold.discard();
             return;
         };
         runtime.spawn(async move {
-            let client = hold.client();
-            let _ = client.cancel_token().cancel_query(NoTls).await;
-            // Answered after the cancelled query's end: the connection is idle again.
-            let _ = client.simple_query("").await;
+            let drained =
+                tokio::time::timeout(DRAIN_GRACE, async { while rows.next().await.is_some() {} })
+                    .await;
+            if drained.is_err() {
+                super::conn::cancel(hold.client()).await;
+                hold.discard();
+            }
+            drop(rows);
             drop(hold);
         });
     }
@@ -426,7 +408,7 @@ async fn query_on<H: HoldsClient>(
         })
         .boxed();
     Ok(HeldStream {
-        rows,
+        rows: Some(rows),
         hold: Some(hold),
     }
     .boxed())
@@ -801,7 +783,7 @@ impl PgTransaction {
 
 fn client_of(g: &tokio::sync::OwnedMutexGuard<Option<PgConn>>) -> Result<&Client> {
     g.as_ref()
-        .map(|c| &**c)
+        .map(|c| -> &Client { c })
         .ok_or(Error::TransactionClosed("ended"))
 }
 

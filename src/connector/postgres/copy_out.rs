@@ -28,7 +28,7 @@ const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
 /// Reads scan queries through binary COPY on connections of its own.
 #[derive(Clone)]
 pub(crate) struct CopyReader {
-    pub(crate) driver_url: String,
+    pub(crate) config: tokio_postgres::Config,
     pub(crate) session: Vec<String>,
     pub(crate) target: Target,
 }
@@ -67,12 +67,9 @@ impl CopyReader {
     /// Reads every query of the request; `Ok` also when the consumer went away.
     async fn run(&self, req: &ScanRequest, metrics: &ReadMetrics, tx: &BatchSender) -> Result<()> {
         let started = Instant::now();
-        let (client, connection) = tokio_postgres::connect(&self.driver_url, tokio_postgres::NoTls)
+        let (client, connection) = super::conn::open(&self.config)
             .await
             .map_err(|e| self.error(e))?;
-        let connection = tokio::spawn(async move {
-            let _ = connection.await;
-        });
         let setup: Vec<&str> = self
             .session
             .iter()
@@ -173,10 +170,7 @@ impl CopyReader {
 /// Stops a query whose rows are no longer wanted: a cancel request makes the server stop
 /// working on it, and the connection is closed (it is the reader's own, never pooled).
 async fn stop(client: &tokio_postgres::Client, connection: tokio::task::JoinHandle<()>) {
-    let _ = client
-        .cancel_token()
-        .cancel_query(tokio_postgres::NoTls)
-        .await;
+    super::conn::cancel(client).await;
     connection.abort();
 }
 

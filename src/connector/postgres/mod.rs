@@ -13,7 +13,9 @@
 //! | `reader` | `native` | `native` (this crate's binary COPY decoder; `copy` is the same) or `connectorx` |
 
 mod client;
+mod conn;
 mod copy_out;
+mod options;
 mod types;
 mod wire;
 
@@ -61,7 +63,7 @@ pub enum ReaderKind {
 
 /// A PostgreSQL source.
 pub struct PostgresSource {
-    driver_url: String,
+    options: options::PgOptions,
     default_schema: String,
     partition: PartitionMethod,
     chunk_pages: i64,
@@ -74,7 +76,7 @@ pub struct PostgresSource {
 impl std::fmt::Debug for PostgresSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresSource")
-            .field("url", &redact_url(&self.driver_url))
+            .field("url", &redact_url(&self.options.driver_url))
             .field("partition", &self.partition)
             .field("chunk_pages", &self.chunk_pages)
             .finish_non_exhaustive()
@@ -84,57 +86,15 @@ impl std::fmt::Debug for PostgresSource {
 impl PostgresSource {
     /// Parses the URL and checks that the server answers.
     pub async fn connect(url: &str) -> Result<Self> {
-        let (_, driver_url, ours) = client::split_url(url)?;
-        let mut partition = PartitionMethod::Ctid;
-        let mut chunk_pages = DEFAULT_CHUNK_PAGES;
-        let mut default_schema = "public".to_string();
-        let mut reader = ReaderKind::Copy;
-        for (k, v) in &ours {
-            let bad = |reason: String| Error::InvalidUrl {
-                url: redact_url(url),
-                reason,
-            };
-            match k.as_str() {
-                "partition" => {
-                    partition = match v.as_str() {
-                        "ctid" => PartitionMethod::Ctid,
-                        "key" => PartitionMethod::Key,
-                        "none" => PartitionMethod::None,
-                        other => {
-                            return Err(bad(format!(
-                                "partition must be ctid, key or none, not `{other}`"
-                            )))
-                        }
-                    }
-                }
-                "chunk_pages" => {
-                    chunk_pages = v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                        bad(format!("chunk_pages must be a positive integer, not `{v}`"))
-                    })?
-                }
-                "schema" => default_schema = v.to_string(),
-                "reader" => {
-                    reader = match v.as_str() {
-                        "native" | "copy" => ReaderKind::Copy,
-                        "connectorx" => ReaderKind::ConnectorX,
-                        other => {
-                            return Err(bad(format!(
-                                "reader must be native or connectorx, not `{other}`"
-                            )))
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        let connector = PostgresConnector::connect(url).await?;
+        let options = options::PgOptions::parse(url, crate::connector::PoolOptions::default())?;
+        let connector = PostgresConnector::from_options(&options).await?;
         let mut source = Self {
-            driver_url,
-            default_schema,
-            partition,
-            chunk_pages,
+            partition: options.partition,
+            chunk_pages: options.chunk_pages,
+            default_schema: options.schema.clone(),
+            reader: options.reader,
+            options,
             tid_range_scans: true,
-            reader,
             connector,
             dialect: PostgreSqlDialect {},
         };
@@ -158,12 +118,9 @@ impl PostgresSource {
     }
 
     async fn new_client(&self) -> Result<tokio_postgres::Client> {
-        let (client, connection) = tokio_postgres::connect(&self.driver_url, tokio_postgres::NoTls)
+        let (client, _) = conn::open(&self.options.config)
             .await
             .map_err(|e| self.map_err(e))?;
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
         Ok(client)
     }
 
@@ -422,19 +379,18 @@ impl Source for PostgresSource {
     fn reader(&self) -> Arc<dyn ScanReader> {
         // Text forms (intervals, timestamptz inside arrays, floats) must not depend on the
         // server's defaults.
-        let session_statements: Vec<String> = vec![
-            "SET TIME ZONE 'UTC'".into(),
-            "SET IntervalStyle = 'iso_8601'".into(),
-            "SET extra_float_digits = 3".into(),
-        ];
+        let session_statements: Vec<String> = client::SESSION_SETUP
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         match self.reader {
             ReaderKind::Copy => Arc::new(copy_out::CopyReader {
-                driver_url: self.driver_url.clone(),
+                config: self.options.config.clone(),
                 session: session_statements,
                 target: self.connector.target().clone(),
             }),
             ReaderKind::ConnectorX => Arc::new(CxReader {
-                url: self.driver_url.clone(),
+                url: self.options.driver_url.clone(),
                 protocol: Some("binary"),
                 session_statements,
                 backend: "postgres",
