@@ -375,6 +375,38 @@ async fn connection_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_options_list_the_valid_ones() {
+    // The server is never asked: the URL is refused first.
+    let url = "mysql://root:s3cret@127.0.0.1:3306/test?chunk_row=5";
+    let listing = "unknown option `chunk_row`; valid options: acquire_timeout, chunk_rows, \
+                   client_found_rows, compression, enable_cleartext_plugin, idle_timeout, \
+                   max_allowed_packet, max_lifetime, min_idle, partition, pool_size, \
+                   prefer_socket, reader, require_ssl, secure_auth, socket, ssl-ca, ssl-mode, \
+                   sslmode, stmt_cache_size, tcp_keepalive, tcp_nodelay, tinyint1_as_bool, \
+                   verify_ca, verify_identity, wait_timeout, zero_dates";
+    let source = Engine::new().register_source("m", url).await.unwrap_err();
+    let connector = vibe_piper::connector::connect(url)
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    for err in [source, connector] {
+        assert!(
+            matches!(err, vibe_piper::Error::InvalidUrl { .. }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains(listing), "{err}");
+        assert!(!format!("{err} {err:?}").contains("s3cret"), "{err:?}");
+    }
+    // The source's options are valid for the connector too (which ignores them).
+    let ns = MySqlNamespace::new("my_options");
+    let connector = vibe_piper::connector::connect(&ns.url("zero_dates=error&chunk_rows=5"))
+        .await
+        .unwrap();
+    connector.ping().await.unwrap();
+    ns.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn native_reader_metrics_errors_and_passwords() {
     let ns = MySqlNamespace::new("my_native");
     ns.exec(

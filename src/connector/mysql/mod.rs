@@ -1,8 +1,10 @@
 //! MySQL and MariaDB: catalog from `information_schema`, reads through the crate's own
 //! binary-protocol reader (or ConnectorX), partitions by integer primary key ranges.
 //!
-//! URL: `mysql://user:password@host:3306/db?option=value`. Options this crate reads (the rest go
-//! to the driver):
+//! URL: `mysql://user:password@host:3306/db?option=value`, read once into the options the source,
+//! its connector and the readers share (`options.rs`). Options this crate reads, besides the
+//! pool's ([`PoolOptions`]) and the mysql_async options passed to the driver unchanged; any other
+//! is an `InvalidUrl` error that lists the valid ones:
 //!
 //! TLS: `ssl-mode=disabled|preferred|required|verify_ca|verify_identity` and `ssl-ca=/path/ca.pem`
 //! (ConnectorX's parameters; `preferred` encrypts without verification, as `required` does).
@@ -17,15 +19,28 @@
 //!
 //! MySQL cannot share one snapshot between connections: each partition and chunk reads its own
 //! consistent view (InnoDB statement consistency), all started within the same scan.
+//!
+//! Modules: `options` (the URL), `types` (the type map and the questions next to it, decimal
+//! text), `error` (server errors), `connector` (the pool, [`MySqlConnector`]), `params` (bound
+//! parameters), `rows` (results as Arrow batches), `bulk` (`LOAD DATA`, `CREATE TABLE`),
+//! `transaction` ([`MySqlTransaction`]), `wire_reader` (the native scan reader), `dialect` (SQL
+//! as MySQL reads it).
 
-mod client;
+mod bulk;
+mod connector;
 mod dialect;
+mod error;
+mod options;
+mod params;
+mod rows;
+mod transaction;
 mod types;
 mod wire_reader;
 
-pub use client::{
-    create_table_sql, mysql_type_for, write_infile_cell, MySqlConnector, MySqlTransaction,
-};
+pub use bulk::{create_table_sql, write_infile_cell};
+pub use connector::MySqlConnector;
+pub use transaction::MySqlTransaction;
+pub use types::mysql_type_for;
 
 use std::sync::Arc;
 
@@ -38,9 +53,11 @@ use mysql_async::prelude::Queryable;
 
 pub use types::ZeroDates;
 
+use options::MySqlOptions;
+
 use super::pushdown::{classify, PushdownRules};
-use super::{key_bound, range_partitions, PartitionPlan, Source, TableMeta};
-use crate::error::{redact_url, scrub, Error, Result};
+use super::{key_bound, range_partitions, PartitionPlan, PoolOptions, Source, TableMeta};
+use crate::error::{redact_url, Error, Result};
 use crate::read::cx::CxReader;
 use crate::read::ScanReader;
 use crate::schema::schema_of;
@@ -51,160 +68,47 @@ pub const DEFAULT_CHUNK_ROWS: i64 = i64::MAX;
 
 /// A MySQL or MariaDB source.
 pub struct MySqlSource {
-    driver_url: String,
-    password: Option<String>,
-    database: String,
-    tinyint1_as_bool: bool,
-    zero_dates: ZeroDates,
-    partition: bool,
-    chunk_rows: i64,
-    /// Read scans with the crate's own binary-protocol reader (not with ConnectorX).
-    native_reader: bool,
-    /// Host, port and user of the native reader.
-    endpoint: (String, u16, String),
-    connector: Option<MySqlConnector>,
+    /// The URL, read once (the connector was opened from it).
+    options: MySqlOptions,
+    connector: MySqlConnector,
     dialect: MySqlSourceDialect,
 }
 
 impl std::fmt::Debug for MySqlSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MySqlSource")
-            .field("url", &redact_url(&self.driver_url))
-            .field("tinyint1_as_bool", &self.tinyint1_as_bool)
-            .field("zero_dates", &self.zero_dates)
+            .field("url", &redact_url(&self.options.cx_url))
+            .field("tinyint1_as_bool", &self.options.tinyint1_as_bool)
+            .field("zero_dates", &self.options.zero_dates)
             .finish_non_exhaustive()
-    }
-}
-
-fn parse_bool(v: &str) -> Option<bool> {
-    match v {
-        "true" | "1" | "yes" => Some(true),
-        "false" | "0" | "no" => Some(false),
-        _ => None,
     }
 }
 
 impl MySqlSource {
     /// Parses the URL and checks that the server answers.
     pub async fn connect(url: &str) -> Result<Self> {
-        let parsed = url::Url::parse(url).map_err(|e| Error::InvalidUrl {
-            url: redact_url(url),
-            reason: e.to_string(),
-        })?;
-        let bad = |reason: String| Error::InvalidUrl {
-            url: redact_url(url),
-            reason,
-        };
-        let database = parsed.path().trim_start_matches('/').to_string();
-        if database.is_empty() {
-            return Err(bad("name the database: mysql://user@host:3306/db".into()));
+        let options = MySqlOptions::parse(url, PoolOptions::default())?;
+        if options.database.is_empty() {
+            return Err(Error::InvalidUrl {
+                url: redact_url(url),
+                reason: "name the database: mysql://user@host:3306/db".into(),
+            });
         }
-        let mut source = Self {
-            driver_url: String::new(),
-            password: crate::connector::url_password(&parsed),
-            database,
-            tinyint1_as_bool: false,
-            zero_dates: ZeroDates::Null,
-            partition: true,
-            chunk_rows: DEFAULT_CHUNK_ROWS,
-            native_reader: true,
-            endpoint: (
-                parsed.host_str().unwrap_or("localhost").to_string(),
-                parsed.port().unwrap_or(3306),
-                percent_encoding::percent_decode_str(parsed.username())
-                    .decode_utf8_lossy()
-                    .into_owned(),
-            ),
-            connector: None,
+        let connector = MySqlConnector::from_options(&options).await?;
+        Ok(Self {
+            options,
+            connector,
             dialect: MySqlSourceDialect::default(),
-        };
-        let mut driver = client::mysql_scheme(&parsed).map_err(|e| bad(e.to_string()))?;
-        let mut kept = vec![];
-        for (k, v) in crate::connector::url_options(&parsed) {
-            match k.as_str() {
-                "tinyint1_as_bool" => {
-                    source.tinyint1_as_bool = parse_bool(&v).ok_or_else(|| {
-                        bad(format!("tinyint1_as_bool takes true or false, not `{v}`"))
-                    })?
-                }
-                "zero_dates" => {
-                    source.zero_dates = match v.as_str() {
-                        "null" => ZeroDates::Null,
-                        "error" => ZeroDates::Error,
-                        other => {
-                            return Err(bad(format!(
-                                "zero_dates takes null or error, not `{other}`"
-                            )))
-                        }
-                    }
-                }
-                "partition" => {
-                    source.partition = match v.as_str() {
-                        "key" => true,
-                        "none" => false,
-                        other => {
-                            return Err(bad(format!("partition takes key or none, not `{other}`")))
-                        }
-                    }
-                }
-                "chunk_rows" => {
-                    source.chunk_rows =
-                        v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-                            bad(format!("chunk_rows must be a positive integer, not `{v}`"))
-                        })?
-                }
-                "reader" => {
-                    source.native_reader = match v.as_str() {
-                        "native" => true,
-                        "connectorx" => false,
-                        other => {
-                            return Err(bad(format!(
-                                "reader takes native or connectorx, not `{other}`"
-                            )))
-                        }
-                    }
-                }
-                _ if crate::connector::PoolOptions::is_key(&k) => {}
-                _ => {
-                    // The native reader speaks neither TLS nor Unix sockets.
-                    let key = k.to_ascii_lowercase();
-                    let plain = (key == "ssl-mode" || key == "sslmode")
-                        && v.eq_ignore_ascii_case("disabled");
-                    if (key.starts_with("ssl") && !plain) || key == "socket" {
-                        source.native_reader = false;
-                    }
-                    kept.push((k, v));
-                }
-            }
-        }
-        crate::connector::set_url_options(&mut driver, &kept);
-        let mut driver_url = driver.to_string();
-        if driver_url.ends_with('?') {
-            driver_url.pop();
-        }
-        source.driver_url = driver_url;
-        source.connector = Some(MySqlConnector::connect(url).await?);
-        Ok(source)
+        })
     }
 
     /// A pooled connection of the source's connector.
     async fn conn(&self) -> Result<mysql_async::Conn> {
-        match &self.connector {
-            Some(c) => c.acquire().await,
-            None => Err(Error::Config("the source is not connected".into())),
-        }
+        self.connector.acquire().await
     }
 
     fn map_err(&self, e: mysql_async::Error) -> Error {
-        match &self.connector {
-            Some(c) => c.target().error(e),
-            None => Error::Source {
-                backend: "mysql",
-                code: None,
-                message: scrub(&e.to_string(), self.password.as_deref()),
-                retryable: false,
-            },
-        }
+        self.connector.target().error(e)
     }
 }
 
@@ -247,7 +151,7 @@ impl Source for MySqlSource {
     }
 
     fn default_schema(&self) -> &str {
-        &self.database
+        &self.options.database
     }
 
     fn dialect(&self) -> &dyn Dialect {
@@ -324,7 +228,7 @@ impl Source for MySqlSource {
         }
         let columns: Vec<_> = rows
             .iter()
-            .map(|c| types::column_spec(c, self.tinyint1_as_bool, self.zero_dates))
+            .map(|c| types::column_spec(c, self.options.tinyint1_as_bool, self.options.zero_dates))
             .collect();
         // The leading column of the primary key, when it is an integer: InnoDB keeps rows in
         // primary key order, so a range of it is a range scan of the clustered index.
@@ -385,7 +289,7 @@ impl Source for MySqlSource {
             partitions: vec![vec![None]],
             method: "none".into(),
         };
-        let Some(key) = meta.key_column.clone().filter(|_| self.partition) else {
+        let Some(key) = meta.key_column.clone().filter(|_| self.options.partition) else {
             return Ok(whole);
         };
         let sql = format!(
@@ -404,7 +308,8 @@ impl Source for MySqlSource {
             return Ok(whole);
         };
         let hi = hi.saturating_add(1);
-        let partitions = range_partitions(lo, hi, target, self.chunk_rows, &key_bound(&key));
+        let partitions =
+            range_partitions(lo, hi, target, self.options.chunk_rows, &key_bound(&key));
         Ok(PartitionPlan {
             partitions,
             method: format!("key {key} ranges"),
@@ -417,33 +322,30 @@ impl Source for MySqlSource {
             // Each connection's own consistent view (MySQL cannot share one between connections).
             "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY".into(),
         ];
-        match (&self.connector, self.native_reader) {
-            (Some(connector), true) => {
-                let (host, port, user) = self.endpoint.clone();
-                Arc::new(wire_reader::WireReader {
-                    host,
-                    port,
-                    user,
-                    password: self.password.clone(),
-                    database: self.database.clone(),
-                    session: session_statements,
-                    target: connector.target().clone(),
-                })
-            }
-            _ => Arc::new(CxReader {
-                url: self.driver_url.clone(),
-                protocol: Some("binary"),
-                session_statements,
-                backend: "mysql",
-                secret: self.password.clone(),
-            }),
+        let secret = self.options.target.password.clone();
+        if self.options.native_reader() {
+            let (host, port, user) = self.options.endpoint.clone();
+            return Arc::new(wire_reader::WireReader {
+                host,
+                port,
+                user,
+                password: secret,
+                database: self.options.database.clone(),
+                session: session_statements,
+                target: self.connector.target().clone(),
+            });
         }
+        Arc::new(CxReader {
+            url: self.options.cx_url.clone(),
+            protocol: Some("binary"),
+            session_statements,
+            backend: "mysql",
+            secret,
+        })
     }
 
-    fn connector(&self) -> Option<std::sync::Arc<dyn crate::connector::Connector>> {
-        self.connector
-            .clone()
-            .map(|c| std::sync::Arc::new(c) as std::sync::Arc<dyn crate::connector::Connector>)
+    fn connector(&self) -> Option<Arc<dyn crate::connector::Connector>> {
+        Some(Arc::new(self.connector.clone()))
     }
 }
 
@@ -477,7 +379,7 @@ pub fn quote_ident(s: &str) -> String {
 impl MySqlSource {
     /// The database named in the URL.
     pub fn database(&self) -> &str {
-        &self.database
+        &self.options.database
     }
 }
 
@@ -488,7 +390,5 @@ mod tests {
     #[test]
     fn quoting() {
         assert_eq!(quote_ident("a`b"), "`a``b`");
-        assert_eq!(parse_bool("yes"), Some(true));
-        assert_eq!(parse_bool("maybe"), None);
     }
 }

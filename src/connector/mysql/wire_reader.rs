@@ -22,7 +22,8 @@ use mysql_common::packets::{
 };
 use mysql_common::proto::MySerialize;
 
-use super::client::Target;
+use super::error::Target;
+use super::types::{decimal_i128, wire_kind, WireKind};
 use crate::error::{scrub, Error, Result};
 use crate::read::{
     finish_batch, spawn_reader, BatchReceiver, BatchSender, ReadMetrics, ScanReader, ScanRequest,
@@ -550,45 +551,6 @@ impl Wire {
     }
 }
 
-/// How a value of one column arrives (the binary protocol's encoding of its wire type).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum WireKind {
-    /// Little-endian integer of this many bytes.
-    Int(usize, bool),
-    F32,
-    F64,
-    /// DATE, DATETIME, TIMESTAMP: a length byte, then the fields present.
-    DateTime,
-    /// TIME: a length byte, then sign, days and the fields present.
-    Time,
-    /// A length-encoded byte string (decimals, text, blobs, enum, set, json, bit).
-    Bytes,
-    /// Always NULL.
-    Null,
-}
-
-fn wire_kind(ty: ColumnType, flags: ColumnFlags) -> WireKind {
-    use ColumnType::*;
-    let unsigned = flags.contains(ColumnFlags::UNSIGNED_FLAG);
-    match ty {
-        MYSQL_TYPE_TINY => WireKind::Int(1, unsigned),
-        MYSQL_TYPE_SHORT | MYSQL_TYPE_YEAR => WireKind::Int(2, unsigned),
-        MYSQL_TYPE_LONG | MYSQL_TYPE_INT24 => WireKind::Int(4, unsigned),
-        MYSQL_TYPE_LONGLONG => WireKind::Int(8, unsigned),
-        MYSQL_TYPE_FLOAT => WireKind::F32,
-        MYSQL_TYPE_DOUBLE => WireKind::F64,
-        MYSQL_TYPE_DATE
-        | MYSQL_TYPE_DATETIME
-        | MYSQL_TYPE_TIMESTAMP
-        | MYSQL_TYPE_NEWDATE
-        | MYSQL_TYPE_DATETIME2
-        | MYSQL_TYPE_TIMESTAMP2 => WireKind::DateTime,
-        MYSQL_TYPE_TIME | MYSQL_TYPE_TIME2 => WireKind::Time,
-        MYSQL_TYPE_NULL => WireKind::Null,
-        _ => WireKind::Bytes,
-    }
-}
-
 /// One column's builder, chosen from its declared type and how its values arrive.
 enum Acc {
     I8(Int8Builder),
@@ -722,57 +684,6 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + d as i64 - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
-}
-
-/// Decimal text (`-123.45`) as the unscaled integer of Decimal128(p, s), exactly.
-fn decimal_i128(text: &[u8], p: u8, s: i8) -> std::result::Result<i128, String> {
-    let shown = || String::from_utf8_lossy(text).into_owned();
-    let (negative, digits) = match text.first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let mut v: i128 = 0;
-    let mut frac: i32 = -1;
-    let mut any = false;
-    for &c in digits {
-        match c {
-            b'0'..=b'9' => {
-                any = true;
-                if frac >= 0 {
-                    if frac >= s as i32 {
-                        if c != b'0' {
-                            return Err(format!(
-                                "value {} has more than {s} fractional digits; reading it as Decimal({p},{s}) would round it",
-                                shown()
-                            ));
-                        }
-                        continue;
-                    }
-                    frac += 1;
-                }
-                v = v
-                    .checked_mul(10)
-                    .and_then(|v| v.checked_add((c - b'0') as i128))
-                    .ok_or_else(|| format!("{} does not fit Decimal({p},{s})", shown()))?;
-            }
-            b'.' if frac < 0 => frac = 0,
-            _ => return Err(format!("`{}` is not a decimal", shown())),
-        }
-    }
-    if !any {
-        return Err(format!("`{}` is not a decimal", shown()));
-    }
-    let frac = frac.max(0);
-    for _ in frac..s as i32 {
-        v = v
-            .checked_mul(10)
-            .ok_or_else(|| format!("{} does not fit Decimal({p},{s})", shown()))?;
-    }
-    if p < 39 && v >= 10i128.pow(p as u32) {
-        return Err(format!("{} does not fit Decimal({p},{s})", shown()));
-    }
-    Ok(if negative { -v } else { v })
 }
 
 /// Decodes binary-protocol rows into batches.
@@ -1044,23 +955,6 @@ fn push_value(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn decimals_parse_exactly() {
-        assert_eq!(decimal_i128(b"123.45", 15, 2).unwrap(), 12_345);
-        assert_eq!(decimal_i128(b"-0.50", 15, 2).unwrap(), -50);
-        assert_eq!(decimal_i128(b"7", 15, 2).unwrap(), 700);
-        assert_eq!(decimal_i128(b"1.5", 15, 2).unwrap(), 150);
-        assert_eq!(decimal_i128(b"2.500", 15, 2).unwrap(), 250);
-        assert!(decimal_i128(b"2.501", 15, 2)
-            .unwrap_err()
-            .contains("would round"));
-        assert!(decimal_i128(b"1000", 4, 2)
-            .unwrap_err()
-            .contains("does not fit"));
-        assert!(decimal_i128(b"1x", 4, 2).is_err());
-        assert!(decimal_i128(b"", 4, 2).is_err());
-    }
 
     #[test]
     fn zero_and_impossible_dates() {
