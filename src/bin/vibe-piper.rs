@@ -618,6 +618,11 @@ fn main() -> ExitCode {
         }
     };
     let outcome = runtime.block_on(run(cli));
+    if matches!(outcome, Err(Error::Cancelled)) {
+        // The readers of the dropped query stop it at the server first (a cancel request,
+        // `KILL QUERY`): a server left alone would go on working on it.
+        vibe_piper::read::wait_for_readers(std::time::Duration::from_secs(2));
+    }
     // A cancelled query may still be computing on a worker: do not wait for it.
     runtime.shutdown_background();
     match outcome {

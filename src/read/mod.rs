@@ -289,9 +289,11 @@ where
     F: FnOnce(&BatchSender) -> Result<()> + Send + 'static,
 {
     let (tx, rx) = batch_channel(backend, queries);
+    let live = Live::enter();
     let spawned = std::thread::Builder::new()
         .name(name.into())
         .spawn(move || {
+            let _live = live;
             let _keep = keep_alive;
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(&tx)));
             tx.finish_blocking(outcome.unwrap_or_else(|payload| {
@@ -314,6 +316,44 @@ where
             rx
         }
     }
+}
+
+/// Reader threads still running, and a way to wait for them to end.
+static LIVE: (std::sync::Mutex<usize>, std::sync::Condvar) =
+    (std::sync::Mutex::new(0), std::sync::Condvar::new());
+
+/// Counts one reader thread while it lives.
+struct Live;
+
+impl Live {
+    fn enter() -> Self {
+        if let Ok(mut n) = LIVE.0.lock() {
+            *n += 1;
+        }
+        Live
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        if let Ok(mut n) = LIVE.0.lock() {
+            *n = n.saturating_sub(1);
+        }
+        LIVE.1.notify_all();
+    }
+}
+
+/// Waits up to `timeout` for every reader thread to end; `true` when none is left. A process
+/// that exits after dropping a query calls it so that its readers can stop the query at the
+/// server (a cancel request, `KILL QUERY`) before the process, and their connections, are gone.
+pub fn wait_for_readers(timeout: std::time::Duration) -> bool {
+    let Ok(n) = LIVE.0.lock() else {
+        return false;
+    };
+    LIVE.1
+        .wait_timeout_while(n, timeout, |n| *n > 0)
+        .map(|(n, _)| *n == 0)
+        .unwrap_or(false)
 }
 
 /// The text of a panic's payload.

@@ -464,3 +464,62 @@ async fn ctrl_c_cancels_a_running_query() {
     assert!(screen.contains("answer\r\n42"), "{screen}");
     ns.cleanup().await;
 }
+
+/// Ctrl-C in one-shot mode stops the query at the server before the process exits, even a
+/// query that sends nothing for a minute (a closed socket alone would leave it running).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_the_query_at_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let ns = crate::common::PgNamespace::new("cli_quiet").await;
+    ns.exec(
+        "CREATE VIEW quiet_cli AS SELECT g AS id FROM generate_series(1, 6000) g \
+         WHERE length(pg_sleep(0.01)::text) = 1",
+    )
+    .await;
+    let running = || async {
+        let n: i64 = ns
+            .client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() \
+                 AND state = 'active' AND query LIKE '%quiet_cli%'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        n
+    };
+    let child = bin()
+        .args([
+            "sql",
+            "--source",
+            &format!("s={}", ns.url("")),
+            "SELECT * FROM s.quiet_cli",
+        ])
+        .env("VP_CACHE_DIR", dir.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while running().await == 0 {
+        assert!(started.elapsed() < std::time::Duration::from_secs(15));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(130));
+    // Gone at the server once the process has exited (allow the server a moment).
+    let exited = std::time::Instant::now();
+    while running().await > 0 {
+        assert!(
+            exited.elapsed() < std::time::Duration::from_secs(3),
+            "the query kept running at the server after the process exited"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    ns.cleanup().await;
+}
