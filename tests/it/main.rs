@@ -6,6 +6,7 @@ mod common;
 mod conformance;
 mod connector;
 mod decimals;
+mod fuzz_corpus;
 mod layout;
 mod mysql;
 mod postgres;

@@ -30,6 +30,8 @@ mod bulk;
 mod connector;
 mod dialect;
 mod error;
+#[doc(hidden)]
+pub mod fuzz;
 mod options;
 mod params;
 mod rows;

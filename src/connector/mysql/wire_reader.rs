@@ -687,7 +687,7 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 }
 
 /// Decodes binary-protocol rows into batches.
-struct RowDecoder {
+pub(super) struct RowDecoder {
     names: Vec<String>,
     kinds: Vec<WireKind>,
     specs: Vec<ColumnSpec>,
@@ -699,7 +699,7 @@ struct RowDecoder {
 }
 
 impl RowDecoder {
-    fn new(
+    pub(super) fn new(
         columns: &[ColumnSpec],
         defs: &[(ColumnType, ColumnFlags)],
         batch_size: usize,
@@ -730,7 +730,7 @@ impl RowDecoder {
     }
 
     /// Decodes one row packet (header byte 0x00, NULL bitmap, values).
-    fn push(&mut self, row: &[u8]) -> Result<()> {
+    pub(super) fn push(&mut self, row: &[u8]) -> Result<()> {
         let bitmap_len = (self.width + 7 + 2) / 8;
         let short = |name: &str| Error::Value {
             column: name.to_string(),
@@ -761,7 +761,7 @@ impl RowDecoder {
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<RecordBatch> {
+    pub(super) fn flush(&mut self) -> Result<RecordBatch> {
         let accs = std::mem::replace(
             &mut self.accs,
             self.specs

@@ -15,6 +15,8 @@
 mod client;
 mod conn;
 mod copy_out;
+#[doc(hidden)]
+pub mod fuzz;
 mod options;
 mod types;
 mod wire;
