@@ -222,6 +222,34 @@ pub struct PoolStatus {
     pub idle: u32,
 }
 
+/// A bulk load's check: every field of `schema` is a column of `table` (`existing`, compared
+/// as the backend compares names), else [`Error::SchemaMismatch`] listing the others.
+pub(crate) fn check_load_columns(
+    table: &TableName,
+    schema: &arrow::datatypes::Schema,
+    is_column: impl Fn(&str) -> bool,
+) -> Result<()> {
+    let missing: Vec<String> = schema
+        .fields()
+        .iter()
+        .filter(|f| !is_column(f.name()))
+        .map(|f| {
+            format!(
+                "`{}` ({}) is not a column of the table",
+                f.name(),
+                f.data_type()
+            )
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::SchemaMismatch {
+        table: table.to_string(),
+        problems: missing,
+    })
+}
+
 /// Runs statements: implemented by connectors (each call takes a pooled connection) and by
 /// transactions (every call runs inside it). Parameters are bound by the driver (`$1` in
 /// PostgreSQL, `?` in MySQL), never formatted into the SQL.

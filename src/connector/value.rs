@@ -221,6 +221,16 @@ fn unit_to_micros(v: i64, unit: TimeUnit) -> std::result::Result<i64, String> {
     }
 }
 
+/// Readers for the cells of every column of `batch` (bulk loads encode rows with them).
+pub fn batch_cells(batch: &arrow::record_batch::RecordBatch) -> Result<Vec<CellFn<'_>>> {
+    batch
+        .columns()
+        .iter()
+        .zip(batch.schema_ref().fields())
+        .map(|(a, f)| cell_fn(f.name(), a))
+        .collect()
+}
+
 /// A reader for the cells of `array`, for the column `name` (named in errors).
 pub fn cell_fn<'a>(name: &str, array: &'a ArrayRef) -> Result<CellFn<'a>> {
     macro_rules! prim {

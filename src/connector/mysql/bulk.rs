@@ -129,13 +129,8 @@ fn write_decimal(out: &mut Vec<u8>, v: i128, scale: usize) {
 }
 
 fn infile_rows(batch: &RecordBatch) -> Result<Vec<u8>> {
-    let schema = batch.schema();
-    let readers = batch
-        .columns()
-        .iter()
-        .zip(schema.fields())
-        .map(|(a, f)| cell_fn(f.name(), a))
-        .collect::<Result<Vec<_>>>()?;
+    let schema = batch.schema_ref();
+    let readers = crate::connector::value::batch_cells(batch)?;
     let mut out = Vec::with_capacity(batch.get_array_memory_size());
     for row in 0..batch.num_rows() {
         for (c, read) in readers.iter().enumerate() {
@@ -193,24 +188,9 @@ pub(super) async fn prepare_target(
             .await
             .map_err(|e| target.error(e));
     }
-    let missing: Vec<String> = schema
-        .fields()
-        .iter()
-        .filter(|f| !existing.iter().any(|c| c.eq_ignore_ascii_case(f.name())))
-        .map(|f| {
-            format!(
-                "`{}` ({}) is not a column of the table",
-                f.name(),
-                f.data_type()
-            )
-        })
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::SchemaMismatch {
-            table: table.to_string(),
-            problems: missing,
-        });
-    }
+    crate::connector::executor::check_load_columns(table, schema, |name| {
+        existing.iter().any(|c| c.eq_ignore_ascii_case(name))
+    })?;
     Ok(())
 }
 

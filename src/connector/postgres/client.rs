@@ -503,24 +503,9 @@ async fn copy_in(
             .map_err(|e| target.error(e))?;
         existing = schema.fields().iter().map(|f| f.name().clone()).collect();
     }
-    let missing: Vec<String> = schema
-        .fields()
-        .iter()
-        .filter(|f| !existing.contains(f.name()))
-        .map(|f| {
-            format!(
-                "`{}` ({}) is not a column of the table",
-                f.name(),
-                f.data_type()
-            )
-        })
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::SchemaMismatch {
-            table: table.to_string(),
-            problems: missing,
-        });
-    }
+    crate::connector::executor::check_load_columns(table, &schema, |name| {
+        existing.iter().any(|c| c == name)
+    })?;
     let cols = schema
         .fields()
         .iter()

@@ -464,13 +464,8 @@ pub fn copy_header(out: &mut BytesMut) {
 
 /// Appends the rows of `batch` to a binary COPY stream whose columns have types `types`.
 pub fn copy_rows(batch: &RecordBatch, types: &[Type], out: &mut BytesMut) -> Result<()> {
-    let schema = batch.schema();
-    let readers = batch
-        .columns()
-        .iter()
-        .zip(schema.fields())
-        .map(|(a, f)| cell_fn(f.name(), a))
-        .collect::<Result<Vec<_>>>()?;
+    let schema = batch.schema_ref();
+    let readers = crate::connector::value::batch_cells(batch)?;
     for row in 0..batch.num_rows() {
         out.put_i16(readers.len() as i16);
         for (c, read) in readers.iter().enumerate() {
