@@ -3,7 +3,7 @@ use crate::errors::{ConnectorXError, Result};
 use crate::utils::remove_query_params;
 use anyhow::anyhow;
 use fehler::throws;
-#[cfg(feature = "src_postgres")]
+#[cfg(feature = "redshift-iam")]
 use redshift_iam::redshift_to_postgres;
 use std::convert::TryFrom;
 use url::Url;
@@ -48,7 +48,7 @@ impl TryFrom<&str> for SourceConn {
         // only for compatablility, we don't use the same engine
         match url.scheme().split('+').collect::<Vec<&str>>()[0] {
             "postgres" | "postgresql" => Ok(SourceConn::new(SourceType::Postgres, url, proto)),
-            #[cfg(feature = "src_postgres")]
+            #[cfg(feature = "redshift-iam")]
             "redshift-iam" => Ok(SourceConn::new(
                 SourceType::Postgres,
                 redshift_to_postgres(url),
