@@ -617,6 +617,12 @@ fn parse_decimal256_column(
 /// (e.g. `P1Y2M3DT4H5M6.5S`, `P-1Y-2M3DT-4H`, `PT0S`).
 pub fn parse_iso_interval(text: &str) -> std::result::Result<IntervalMonthDayNano, String> {
     let bad = || format!("`{text}` is not an ISO 8601 interval");
+    let too_big = || {
+        format!(
+            "interval `{text}` does not fit Arrow's interval (32-bit months and days, 64-bit \
+             nanoseconds: ±292 years of hours); read it as text with a cast"
+        )
+    };
     let rest = text.trim().strip_prefix('P').ok_or_else(bad)?;
     let (date, time) = match rest.split_once('T') {
         Some((d, t)) => (d, t),
@@ -635,14 +641,38 @@ pub fn parse_iso_interval(text: &str) -> std::result::Result<IntervalMonthDayNan
             if num.is_empty() {
                 return Err(bad());
             }
+            let int = |scale: i64| -> std::result::Result<i64, String> {
+                num.parse::<i64>()
+                    .map_err(|_| bad())?
+                    .checked_mul(scale)
+                    .ok_or_else(too_big)
+            };
+            let time = |scale: i128| -> std::result::Result<i128, String> {
+                num.parse::<i128>()
+                    .map_err(|_| bad())?
+                    .checked_mul(scale)
+                    .ok_or_else(too_big)
+            };
             match (is_time, ch) {
-                (false, 'Y') => months += 12 * num.parse::<i64>().map_err(|_| bad())?,
-                (false, 'M') => months += num.parse::<i64>().map_err(|_| bad())?,
-                (false, 'W') => days += 7 * num.parse::<i64>().map_err(|_| bad())?,
-                (false, 'D') => days += num.parse::<i64>().map_err(|_| bad())?,
-                (true, 'H') => nanos += num.parse::<i128>().map_err(|_| bad())? * 3_600_000_000_000,
-                (true, 'M') => nanos += num.parse::<i128>().map_err(|_| bad())? * 60_000_000_000,
-                (true, 'S') => nanos += seconds_to_nanos(&num).ok_or_else(bad)?,
+                (false, 'Y') => months = months.checked_add(int(12)?).ok_or_else(too_big)?,
+                (false, 'M') => months = months.checked_add(int(1)?).ok_or_else(too_big)?,
+                (false, 'W') => days = days.checked_add(int(7)?).ok_or_else(too_big)?,
+                (false, 'D') => days = days.checked_add(int(1)?).ok_or_else(too_big)?,
+                (true, 'H') => {
+                    nanos = nanos
+                        .checked_add(time(3_600_000_000_000)?)
+                        .ok_or_else(too_big)?
+                }
+                (true, 'M') => {
+                    nanos = nanos
+                        .checked_add(time(60_000_000_000)?)
+                        .ok_or_else(too_big)?
+                }
+                (true, 'S') => {
+                    nanos = nanos
+                        .checked_add(seconds_to_nanos(&num).ok_or_else(bad)?)
+                        .ok_or_else(too_big)?
+                }
                 _ => return Err(bad()),
             }
             num.clear();
@@ -652,9 +682,9 @@ pub fn parse_iso_interval(text: &str) -> std::result::Result<IntervalMonthDayNan
         }
     }
     Ok(IntervalMonthDayNano::new(
-        i32::try_from(months).map_err(|_| bad())?,
-        i32::try_from(days).map_err(|_| bad())?,
-        i64::try_from(nanos).map_err(|_| bad())?,
+        i32::try_from(months).map_err(|_| too_big())?,
+        i32::try_from(days).map_err(|_| too_big())?,
+        i64::try_from(nanos).map_err(|_| too_big())?,
     ))
 }
 
@@ -677,7 +707,7 @@ fn seconds_to_nanos(s: &str) -> Option<i128> {
     } else {
         format!("{frac:0<9}").parse().ok()?
     };
-    let v = whole * 1_000_000_000 + frac_n;
+    let v = whole.checked_mul(1_000_000_000)?.checked_add(frac_n)?;
     Some(if neg { -v } else { v })
 }
 
@@ -920,6 +950,18 @@ mod tests {
 
     #[test]
     fn intervals_parse_iso() {
+        // Beyond Arrow's fields: an error that says so, never a wrapped value or a panic.
+        for text in [
+            "P9223372036854775807Y",
+            "P3000000000M",
+            "PT3000000H",
+            "PT170141183460469231731687303715884105727H",
+            "PT9223372036854775807.5S",
+            "P1DT-9223372036854775807H-9223372036854775807H",
+        ] {
+            let e = parse_iso_interval(text).unwrap_err();
+            assert!(e.contains("does not fit"), "{text}: {e}");
+        }
         let v = parse_iso_interval("P1Y2M3DT4H5M6.5S").unwrap();
         assert_eq!((v.months, v.days), (14, 3));
         assert_eq!(

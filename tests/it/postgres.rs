@@ -190,6 +190,26 @@ async fn values_that_do_not_fit_are_errors_not_rounded() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("would round"), "{err}");
+    // An interval whose time part is beyond Arrow's 64-bit nanoseconds (found by fuzzing the
+    // COPY decoder) is an error naming the column, never a wrapped value.
+    ns.exec(
+        "CREATE TABLE iv (id int PRIMARY KEY, d interval); \
+         INSERT INTO iv VALUES (1, interval '2000000 hours'), (2, interval '3000000 hours')",
+    )
+    .await;
+    assert_eq!(
+        query(&e, "SELECT d FROM src.iv WHERE id = 1").await.len(),
+        1
+    );
+    let err = e
+        .sql_collect("SELECT d FROM src.iv")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("`d`") && err.contains("does not fit Arrow"),
+        "{err}"
+    );
     ns.cleanup().await;
 }
 

@@ -929,7 +929,10 @@ fn push_value(
         WireKind::Bytes => {
             let (len, head) = lenenc(row, at)?;
             let start = at + head;
-            let bytes = row.get(start..start + len as usize).ok_or_else(short)?;
+            // A length from the wire: it may be anything, so no arithmetic trusts it.
+            let len = usize::try_from(len).map_err(|_| short())?;
+            let end = start.checked_add(len).ok_or_else(short)?;
+            let bytes = row.get(start..end).ok_or_else(short)?;
             match acc {
                 Acc::Str(b) | Acc::Text(b) => {
                     let s = std::str::from_utf8(bytes).map_err(|e| e.to_string())?;
@@ -943,7 +946,7 @@ fn push_value(
                 Acc::Dec(b, p, s) => b.append_value(decimal_i128(bytes, *p, *s)?),
                 _ => return Err("bytes for a non-byte column".into()),
             }
-            Ok(head + len as usize)
+            Ok(head + len)
         }
         WireKind::Null => {
             acc.push_null();

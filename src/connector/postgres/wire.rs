@@ -924,7 +924,10 @@ impl Acc {
         {
             let n = push_array_elements(child, inner, raw)?;
             let last = offsets.last().copied().unwrap_or(0);
-            offsets.push(last + n);
+            offsets.push(
+                last.checked_add(n)
+                    .ok_or("more array elements in one batch than an Arrow list holds")?,
+            );
             valid.push(true);
             return Ok(());
         }
@@ -967,14 +970,21 @@ impl Acc {
                 if d == i32::MAX || d == i32::MIN {
                     return Err("infinite dates have no Arrow value".into());
                 }
-                b.append_value(d + PG_EPOCH_DAYS)
+                b.append_value(
+                    d.checked_add(PG_EPOCH_DAYS)
+                        .ok_or_else(|| format!("date {d} days from 2000-01-01 is out of range"))?,
+                )
             }
             (Acc::Ts(b, _), _) => {
                 let t = i64::from_be_bytes(be(raw)?);
                 if t == i64::MAX || t == i64::MIN {
                     return Err("infinite timestamps have no Arrow value".into());
                 }
-                b.append_value(t + PG_EPOCH_MICROS)
+                b.append_value(
+                    t.checked_add(PG_EPOCH_MICROS).ok_or_else(|| {
+                        format!("timestamp {t} µs from 2000-01-01 is out of range")
+                    })?,
+                )
             }
             (Acc::Time(b), _) => b.append_value(i64::from_be_bytes(be(raw)?)),
             (Acc::Iv(b), _) => {
@@ -982,7 +992,15 @@ impl Acc {
                 let us = i64::from_be_bytes(r[0..8].try_into().unwrap_or_default());
                 let d = i32::from_be_bytes(r[8..12].try_into().unwrap_or_default());
                 let m = i32::from_be_bytes(r[12..16].try_into().unwrap_or_default());
-                b.append_value(IntervalMonthDayNano::new(m, d, us * 1000))
+                // Arrow counts nanoseconds in 64 bits: about 292 years of hours (PostgreSQL
+                // keeps microseconds, so `interval '3000000 hours'` is beyond it).
+                let ns = us.checked_mul(1000).ok_or_else(|| {
+                    format!(
+                        "interval of {m} months {d} days {us} µs: its time part does not fit \
+                         Arrow's 64-bit nanoseconds (±292 years); read it as text with a cast"
+                    )
+                })?;
+                b.append_value(IntervalMonthDayNano::new(m, d, ns))
             }
             (Acc::D128(b), Dec::Decimal128(p, s)) => b.append_value(numeric_i128(raw, *p, *s)?),
             (Acc::D128(_), _) | (Acc::List { .. }, _) => return Err("decoder mismatch".into()),
@@ -1065,6 +1083,9 @@ fn push_array_elements(
         ));
     }
     let n = word(12)?;
+    if n < 0 {
+        return Err(format!("array of {n} elements"));
+    }
     let mut at = 20;
     for _ in 0..n {
         let len = word(at)?;
