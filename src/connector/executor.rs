@@ -222,6 +222,7 @@ pub struct PoolStatus {
     pub idle: u32,
 }
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 /// A bulk load's check: every field of `schema` is a column of `table` (`existing`, compared
 /// as the backend compares names), else [`Error::SchemaMismatch`] listing the others.
 pub(crate) fn check_load_columns(
