@@ -169,6 +169,16 @@ pub(super) async fn check_warnings(conn: &mut Conn, target: &Target) -> Result<(
     )
 }
 
+/// The quoted column names of `schema`, comma-separated.
+fn column_list(schema: &arrow::datatypes::Schema) -> String {
+    schema
+        .fields()
+        .iter()
+        .map(|f| super::quote_ident(f.name()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Checks that `table` takes the columns of `schema`, or creates it (`create_if_missing`).
 pub(super) async fn prepare_target(
     conn: &mut Conn,
@@ -227,12 +237,7 @@ pub(super) async fn load_on(
     if local != Some(1) || options.row_inserts {
         return insert_rows_on(conn, target, table, batches).await;
     }
-    let cols = schema
-        .fields()
-        .iter()
-        .map(|f| super::quote_ident(f.name()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cols = column_list(&schema);
     let sql = format!(
         "LOAD DATA LOCAL INFILE 'vibe-piper-stream' INTO TABLE {} CHARACTER SET binary \
          FIELDS TERMINATED BY '\\t' ESCAPED BY '\\\\' LINES TERMINATED BY '\\n' ({cols})",
@@ -288,12 +293,7 @@ async fn insert_rows_on(
     let schema = batches.schema();
     let ncols = schema.fields().len().max(1);
     let per_stmt = (60_000 / ncols).clamp(1, 1000);
-    let cols = schema
-        .fields()
-        .iter()
-        .map(|f| super::quote_ident(f.name()))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let cols = column_list(&schema);
     let row_marks = format!("({})", vec!["?"; ncols].join(","));
     let mut total = 0;
     while let Some(batch) = batches.next().await {
