@@ -223,6 +223,37 @@ pub struct PoolStatus {
 }
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
+/// The column definitions of a `CREATE TABLE` for an Arrow schema: each field's name quoted by
+/// `quote`, its type from `type_for` (the backend's read mapping inverted), `NOT NULL` unless
+/// nullable (or the type says `NULL` itself). A type `type_for` has no answer for is an error
+/// that names the column and `server`.
+pub(crate) fn column_definitions(
+    schema: &arrow::datatypes::Schema,
+    server: &str,
+    type_for: impl Fn(&arrow::datatypes::DataType) -> Option<String>,
+    quote: impl Fn(&str) -> String,
+) -> Result<String> {
+    let cols = schema
+        .fields()
+        .iter()
+        .map(|f| {
+            let ty = type_for(f.data_type()).ok_or_else(|| Error::UnsupportedType {
+                column: f.name().clone(),
+                data_type: f.data_type().to_string(),
+                hint: format!("cast it to a type {server} can store before loading"),
+            })?;
+            let null = if f.is_nullable() || ty.ends_with(" NULL") {
+                ""
+            } else {
+                " NOT NULL"
+            };
+            Ok(format!("{} {ty}{null}", quote(f.name())))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(cols.join(", "))
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 /// A bulk load's check: every field of `schema` is a column of `table` (`existing`, compared
 /// as the backend compares names), else [`Error::SchemaMismatch`] listing the others.
 pub(crate) fn check_load_columns(

@@ -18,33 +18,16 @@ use super::params::my_value;
 use super::transaction::{begin_on, end_on};
 use super::types::mysql_type_for;
 use super::MySqlConnector;
-use crate::connector::executor::{BulkOptions, CsvOptions, TableName};
+use crate::connector::executor::{column_definitions, BulkOptions, CsvOptions, TableName};
 use crate::connector::value::{cell_fn, Cell};
 use crate::error::{Error, Result};
 
 /// `CREATE TABLE` for an Arrow schema.
 pub fn create_table_sql(table: &TableName, schema: &SchemaRef) -> Result<String> {
-    let cols = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            let ty = mysql_type_for(f.data_type()).ok_or_else(|| Error::UnsupportedType {
-                column: f.name().clone(),
-                data_type: f.data_type().to_string(),
-                hint: "cast it to a type MySQL can store before loading".into(),
-            })?;
-            let null = if f.is_nullable() || ty.ends_with(" NULL") {
-                ""
-            } else {
-                " NOT NULL"
-            };
-            Ok(format!("{} {ty}{null}", super::quote_ident(f.name())))
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let cols = column_definitions(schema, "MySQL", mysql_type_for, super::quote_ident)?;
     Ok(format!(
-        "CREATE TABLE {} ({}) DEFAULT CHARSET = utf8mb4",
-        table.quoted('`'),
-        cols.join(", ")
+        "CREATE TABLE {} ({cols}) DEFAULT CHARSET = utf8mb4",
+        table.quoted('`')
     ))
 }
 

@@ -17,8 +17,8 @@ use tokio_postgres::Client;
 use super::options::PgOptions;
 use super::wire::{copy_header, copy_rows, pg_type_for, RowDecoder};
 use crate::connector::executor::{
-    retry, BatchStream, BulkOptions, Connector, CsvOptions, Executor, PoolOptions, PoolStatus,
-    TableName, Transaction, READ_ATTEMPTS, RESULT_BATCH_ROWS,
+    column_definitions, retry, BatchStream, BulkOptions, Connector, CsvOptions, Executor,
+    PoolOptions, PoolStatus, TableName, Transaction, READ_ATTEMPTS, RESULT_BATCH_ROWS,
 };
 use crate::connector::value::Value;
 use crate::error::{scrub, ConstraintKind, Error, Result};
@@ -460,27 +460,8 @@ async fn table_schema_on(
 
 /// `CREATE TABLE` for an Arrow schema.
 pub fn create_table_sql(table: &TableName, schema: &SchemaRef) -> Result<String> {
-    let cols = schema
-        .fields()
-        .iter()
-        .map(|f| {
-            let ty = pg_type_for(f.data_type()).ok_or_else(|| Error::UnsupportedType {
-                column: f.name().clone(),
-                data_type: f.data_type().to_string(),
-                hint: "cast it to a type PostgreSQL can store before loading".into(),
-            })?;
-            Ok(format!(
-                "{} {ty}{}",
-                super::quote_ident(f.name()),
-                if f.is_nullable() { "" } else { " NOT NULL" }
-            ))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(format!(
-        "CREATE TABLE {} ({})",
-        table.quoted('"'),
-        cols.join(", ")
-    ))
+    let cols = column_definitions(schema, "PostgreSQL", pg_type_for, super::quote_ident)?;
+    Ok(format!("CREATE TABLE {} ({cols})", table.quoted('"')))
 }
 
 /// Appends `batches` to `table` with binary COPY on `client` (inside the caller's transaction).
