@@ -24,3 +24,87 @@ ensure_mysql() {
     fi
   fi
 }
+
+# Makes the Python virtualenv DIR hold the given packages (installed again when the list changes).
+_vp_venv() {
+  local dir="$1"
+  shift
+  if [ "$(cat "$dir/.vp-packages" 2>/dev/null)" != "$*" ]; then
+    python3 -m venv "$dir" && "$dir/bin/pip" install -q "$@" && echo "$*" >"$dir/.vp-packages"
+  fi
+}
+
+# Runs the command string $1 when the calling shell exits, after the EXIT trap it already had.
+_vp_on_exit() {
+  local existing
+  existing="$(trap -p EXIT)"
+  existing="${existing#"trap -- '"}"
+  existing="${existing%"' EXIT"}"
+  existing="${existing//"'\''"/"'"}"
+  trap -- "${existing:+$existing; }$1" EXIT
+}
+
+# Ends the fakesnow with process id $1 and removes its folder $2; never fails, as EXIT traps run under set -e.
+_vp_stop_fakesnow() {
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  rm -rf "$2" || true
+}
+
+# Snowflake: tests use VP_SNOWFLAKE_URL. Unless it is set, run the emulator fakesnow, patched with
+# scripts/fakesnow/fakesnow-0.12.1.patch, on a free local port until the calling shell exits.
+ensure_fakesnow() {
+  [ -n "${VP_SNOWFLAKE_URL:-}" ] && return 0
+  local venv="${VP_VENV_DIR:-$HOME/.cache/vibe-piper/venvs}/fakesnow"
+  local patch_file
+  patch_file="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/fakesnow/fakesnow-0.12.1.patch"
+  # snowflake-connector-python 5 breaks fakesnow's import
+  _vp_venv "$venv" "fakesnow[server]==0.12.1" "snowflake-connector-python<5" || return 1
+  local site
+  site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" || return 1
+  # Applied already when it reverses cleanly; a package patched otherwise is installed afresh.
+  if ! patch -p1 -R -s -f --dry-run -d "$site" <"$patch_file" >/dev/null 2>&1; then
+    if ! patch -p1 -N -s -f --dry-run -d "$site" <"$patch_file" >/dev/null 2>&1; then
+      "$venv/bin/pip" install -q --force-reinstall --no-deps "fakesnow==0.12.1" || return 1
+    fi
+    patch -p1 -N -s -f --no-backup-if-mismatch -d "$site" <"$patch_file" || return 1
+  fi
+
+  local port run_dir pid code=""
+  port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')" || return 1
+  # fakesnow keeps its stages under TMPDIR, so give it a folder of its own that goes with it
+  run_dir="$(mktemp -d "${TMPDIR:-/tmp}/vp-fakesnow.XXXXXX")" || return 1
+  TMPDIR="$run_dir" "$venv/bin/fakesnow" -s --host 127.0.0.1 -p "$port" </dev/null >"$run_dir/fakesnow.log" 2>&1 &
+  pid=$!
+  _vp_on_exit "_vp_stop_fakesnow $pid '$run_dir'"
+  # without a session token the server answers 401 once it is up
+  for _ in $(seq 1 600); do
+    code="$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/session" || true)"
+    [ "$code" = 401 ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ "$code" != 401 ]; then
+    echo "fakesnow did not start on port $port (last answer: ${code:-none}); its log:" >&2
+    cat "$run_dir/fakesnow.log" >&2
+    return 1
+  fi
+  export VP_FAKESNOW_PORT="$port"
+  export VP_FAKESNOW_LOG="$run_dir/fakesnow.log"
+  export VP_SNOWFLAKE_URL="snowflake://test:test@fakesnow/VP_TEST/PUBLIC?protocol=http&host=127.0.0.1&port=$port"
+}
+
+# ADBC Snowflake driver: tests load the shared library at VP_SNOWFLAKE_DRIVER. Unless it is set,
+# take the one that the Python package adbc-driver-snowflake ships.
+ensure_adbc_snowflake() {
+  [ -n "${VP_SNOWFLAKE_DRIVER:-}" ] && return 0
+  local venv="${VP_VENV_DIR:-$HOME/.cache/vibe-piper/venvs}/adbc-snowflake"
+  _vp_venv "$venv" "adbc-driver-snowflake==1.11.0" pyarrow || return 1
+  local driver
+  driver="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/adbc_driver_snowflake/libadbc_driver_snowflake.so" || return 1
+  if [ ! -f "$driver" ]; then
+    echo "adbc-driver-snowflake has no $driver" >&2
+    return 1
+  fi
+  export VP_SNOWFLAKE_DRIVER="$driver"
+}

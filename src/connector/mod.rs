@@ -13,6 +13,7 @@ pub(crate) mod options;
 pub mod postgres;
 pub mod pushdown;
 pub mod registry;
+pub mod session;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod value;
@@ -22,6 +23,7 @@ pub use executor::{
     PoolStatus, TableName, Transaction,
 };
 pub use registry::{Backend, Opened, Registry};
+pub use session::{Held, InTransaction, Pooled, Session};
 pub use value::Value;
 
 /// The backends compiled into this build, each behind its cargo feature. Adding a backend:

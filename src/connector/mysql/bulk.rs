@@ -15,10 +15,10 @@ use tokio::sync::mpsc;
 
 use super::error::Target;
 use super::params::my_value;
-use super::transaction::{begin_on, end_on};
 use super::types::mysql_type_for;
 use super::MySqlConnector;
 use crate::connector::executor::{column_definitions, BulkOptions, CsvOptions, TableName};
+use crate::connector::session::{commit_or_rollback, Session};
 use crate::connector::value::{cell_fn, Cell};
 use crate::error::{Error, Result};
 
@@ -362,7 +362,8 @@ impl MySqlConnector {
         );
         let chunks = crate::connector::file_chunks(file);
         conn.set_infile_handler(async move { Ok::<_, mysql_async::Error>(chunks.boxed()) });
-        begin_on(&mut conn, t).await?;
+        let session = self.session();
+        session.simple(&mut conn, session.begin_sql()).await?;
         let outcome = async {
             conn.query_drop(&sql).await.map_err(|e| t.error(e))?;
             let n = conn.affected_rows();
@@ -370,7 +371,7 @@ impl MySqlConnector {
             Ok(n)
         }
         .await;
-        end_on(&mut conn, t, outcome).await
+        commit_or_rollback(session, &mut conn, outcome).await
     }
 }
 

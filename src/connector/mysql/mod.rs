@@ -21,10 +21,11 @@
 //! consistent view (InnoDB statement consistency), all started within the same scan.
 //!
 //! Modules: `options` (the URL), `types` (the type map and the questions next to it, decimal
-//! text), `error` (server errors), `connector` (the pool, [`MySqlConnector`]), `params` (bound
-//! parameters), `rows` (results as Arrow batches), `bulk` (`LOAD DATA`, `CREATE TABLE`),
-//! `transaction` ([`MySqlTransaction`]), `wire_reader` (the native scan reader), `dialect` (SQL
-//! as MySQL reads it).
+//! text), `error` (server errors), `connector` (the pool: [`MySqlSession`], on which the shared
+//! [`Pooled`](crate::connector::Pooled) and [`InTransaction`](crate::connector::InTransaction)
+//! give [`MySqlConnector`] and [`MySqlTransaction`]), `params` (bound parameters), `rows`
+//! (results as Arrow batches), `bulk` (`LOAD DATA`, `CREATE TABLE`), `wire_reader` (the native
+//! scan reader), `dialect` (SQL as MySQL reads it).
 
 mod bulk;
 mod connector;
@@ -35,13 +36,11 @@ pub mod fuzz;
 mod options;
 mod params;
 mod rows;
-mod transaction;
 mod types;
 mod wire_reader;
 
 pub use bulk::{create_table_sql, write_infile_cell};
-pub use connector::MySqlConnector;
-pub use transaction::MySqlTransaction;
+pub use connector::{MySqlConnector, MySqlSession, MySqlTransaction};
 pub use types::mysql_type_for;
 
 use std::sync::Arc;

@@ -8,15 +8,16 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use futures::StreamExt;
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Params};
+use mysql_async::{Conn, Params, Pool};
 use tokio::sync::Mutex;
 use tokio::task::JoinHandle;
 
 use super::bulk::table_columns;
+use super::connector::kill_query;
 use super::error::Target;
 use super::types::{column_type, decimal_i128};
-use super::MySqlConnector;
 use crate::connector::executor::{BatchStream, TableName, RESULT_BATCH_ROWS};
+use crate::connector::session::Held;
 use crate::error::{Error, Result};
 use crate::read::{BatchReceiver, BatchSender};
 use crate::schema::{conform_column, ReadAs};
@@ -112,13 +113,13 @@ impl RowDecoder {
 /// Runs a query on `conn`, sending batches until the receiver goes away (the rest of the
 /// result is then read and dropped, so the connection can be reused); returns the connection.
 pub(super) async fn run_query(
-    mut conn: Conn,
+    mut conn: Held<Conn>,
     target: Target,
     sql: String,
     params: Params,
     out: BatchSender,
-    killer: Option<MySqlConnector>,
-) -> Conn {
+    killer: Option<Pool>,
+) {
     let id = conn.id();
     // While the statement runs, a consumer that leaves gets it killed at once (the task itself
     // may be waiting on a server that sends nothing). `running` is cleared, under its lock,
@@ -131,7 +132,7 @@ pub(super) async fn run_query(
             closed.await;
             let still = running.lock().await;
             if *still {
-                k.kill_query(id).await;
+                kill_query(&k, id).await;
             }
         }))
     });
@@ -154,7 +155,7 @@ pub(super) async fn run_query(
         Ok(()) => out.finish().await,
         Err(e) => out.fail(e).await,
     }
-    conn
+    // `conn` goes back to the pool, or unlocks its transaction, only now.
 }
 
 /// Aborts a task when dropped (also when the owner unwinds).
@@ -174,7 +175,7 @@ async fn send_rows<P: mysql_async::prelude::Protocol>(
     mut result: mysql_async::QueryResult<'_, 'static, P>,
     target: &Target,
     out: &BatchSender,
-    kill: Option<(MySqlConnector, u32)>,
+    kill: Option<(Pool, u32)>,
 ) -> Result<()> {
     let decoder = RowDecoder::new(result.columns_ref());
     let mut rows = vec![];
@@ -198,7 +199,7 @@ async fn send_rows<P: mysql_async::prelude::Protocol>(
             rows.clear();
             if !open && failed.is_none() {
                 if let Some((pool, id)) = &kill {
-                    pool.kill_query(*id).await;
+                    kill_query(pool, *id).await;
                     // What follows is the rest of the buffer, then "interrupted".
                     while let Ok(Some(_)) = result.next().await {}
                     return Ok(());

@@ -17,9 +17,10 @@ use tokio_postgres::Client;
 use super::options::PgOptions;
 use super::wire::{copy_header, copy_rows, pg_type_for, RowDecoder};
 use crate::connector::executor::{
-    column_definitions, retry, BatchStream, BulkOptions, Connector, CsvOptions, Executor,
-    PoolOptions, PoolStatus, TableName, Transaction, READ_ATTEMPTS, RESULT_BATCH_ROWS,
+    column_definitions, BatchStream, BulkOptions, CsvOptions, PoolOptions, PoolStatus, TableName,
+    RESULT_BATCH_ROWS,
 };
+use crate::connector::session::{commit_or_rollback, Held, InTransaction, Pooled, Session};
 use crate::connector::value::Value;
 use crate::error::{scrub, ConstraintKind, Error, Result};
 
@@ -155,32 +156,35 @@ impl bb8::CustomizeConnection<PgClient, tokio_postgres::Error> for Setup {
     }
 }
 
-struct Inner {
+/// PostgreSQL's side of the connector: a bb8 pool of tokio-postgres connections (what
+/// [`Pooled`] and [`InTransaction`] need from this backend).
+pub struct PgSession {
     pool: RwLock<Option<Pool<Manager>>>,
     target: Target,
     options: PoolOptions,
     last_error: LastError,
 }
 
-/// A PostgreSQL connection pool (see the [`Connector`] trait for the API).
-///
-/// URL: `postgres://user:password@host:5432/db?pool_size=10&acquire_timeout=5s`; pool options
-/// as in [`PoolOptions`], the rest go to the driver (`sslmode`, `connect_timeout`, ...).
-#[derive(Clone)]
-pub struct PostgresConnector {
-    inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for PostgresConnector {
+impl std::fmt::Debug for PgSession {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PostgresConnector")
-            .field("target", &self.inner.target.target)
-            .field("options", &self.inner.options)
+            .field("target", &self.target.target)
+            .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }
 
-impl PostgresConnector {
+/// A PostgreSQL connection pool (see the [`Connector`] trait for the API).
+///
+/// URL: `postgres://user:password@host:5432/db?pool_size=10&acquire_timeout=5s`; pool options
+/// as in [`PoolOptions`], the rest go to the driver (`sslmode`, `connect_timeout`, ...).
+pub type PostgresConnector = Pooled<PgSession>;
+
+/// A PostgreSQL transaction on one pooled connection. Rolled back when dropped without
+/// [`commit`](crate::connector::Transaction::commit).
+pub type PgTransaction = InTransaction<PgSession>;
+
+impl Pooled<PgSession> {
     /// Opens a pool for `url` and checks that the server accepts a connection.
     pub async fn connect(url: &str) -> Result<Self> {
         Self::connect_with(url, PoolOptions::default()).await
@@ -217,56 +221,54 @@ impl PostgresConnector {
             .connection_customizer(Box::new(Setup))
             .build_unchecked(manager);
         let _ = pool.add(first);
-        Ok(Self {
-            inner: Arc::new(Inner {
-                pool: RwLock::new(Some(pool)),
-                target,
-                options,
-                last_error,
-            }),
-        })
+        Ok(Pooled::new(PgSession {
+            pool: RwLock::new(Some(pool)),
+            target,
+            options,
+            last_error,
+        }))
     }
 
     /// The pool options in force.
     pub fn options(&self) -> &PoolOptions {
-        &self.inner.options
+        &self.session().options
     }
 
     pub(crate) fn target(&self) -> &Target {
-        &self.inner.target
+        &self.session().target
     }
+}
 
+impl PgSession {
     fn pool(&self) -> Result<Pool<Manager>> {
-        self.inner
-            .pool
+        self.pool
             .read()
             .ok()
             .and_then(|g| g.clone())
             .ok_or_else(|| Error::Connection {
-                target: self.inner.target.target.clone(),
+                target: self.target.target.clone(),
                 message: "the connector was disconnected".into(),
             })
     }
 
     /// Takes a connection from the pool (checked with a round trip first; broken ones are
     /// replaced). Waits at most the acquire timeout.
-    pub async fn acquire(&self) -> Result<PgConn> {
+    async fn checked_out(&self) -> Result<PgConn> {
         let pool = self.pool()?;
         let started = Instant::now();
         match pool.get_owned().await {
             Ok(c) => Ok(c),
-            Err(RunError::User(e)) => Err(self.inner.target.error(e)),
+            Err(RunError::User(e)) => Err(self.target.error(e)),
             Err(RunError::TimedOut) => {
                 let recent = self
-                    .inner
                     .last_error
                     .0
                     .lock()
                     .ok()
                     .and_then(|mut g| g.take())
                     .filter(|(at, _, _)| at.elapsed() < started.elapsed() + Duration::from_secs(1));
-                let target = self.inner.target.target.clone();
-                let secret = self.inner.target.password.as_deref();
+                let target = self.target.target.clone();
+                let secret = self.target.password.as_deref();
                 Err(match recent {
                     Some((_, message, true)) => Error::Authentication {
                         target,
@@ -279,7 +281,7 @@ impl PostgresConnector {
                     None => Error::PoolTimeout {
                         target,
                         waited: started.elapsed(),
-                        pool_size: self.inner.options.pool_size,
+                        pool_size: self.options.pool_size,
                     },
                 })
             }
@@ -291,41 +293,6 @@ fn refs(params: &[Value]) -> Vec<&(dyn ToSql + Sync)> {
     params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
 }
 
-/// Something that holds a connection: a pooled connection, or a transaction's lock on one.
-trait HoldsClient: Send + Unpin + 'static {
-    fn client(&self) -> &Client;
-    /// Whether a result left unread may be cancelled at the server: yes for a pooled
-    /// connection (which is then closed, not pooled), no inside a transaction (a cancelled
-    /// statement would abort the transaction; the rest of the result is read and dropped).
-    fn cancels_unread(&self) -> bool;
-    /// Keeps the connection from going back to the pool.
-    fn discard(&self) {}
-}
-
-impl HoldsClient for PgConn {
-    fn client(&self) -> &Client {
-        self
-    }
-
-    fn cancels_unread(&self) -> bool {
-        true
-    }
-
-    fn discard(&self) {
-        PgClient::discard(self)
-    }
-}
-
-impl HoldsClient for tokio::sync::OwnedMappedMutexGuard<Option<PgConn>, PgConn> {
-    fn client(&self) -> &Client {
-        self
-    }
-
-    fn cancels_unread(&self) -> bool {
-        false
-    }
-}
-
 /// How long a result dropped before its end is read on (its rest may already be on the way,
 /// as when only the first row was wanted) before the query is cancelled.
 const DRAIN_GRACE: Duration = Duration::from_millis(100);
@@ -334,12 +301,12 @@ const DRAIN_GRACE: Duration = Duration::from_millis(100);
 /// [`DRAIN_GRACE`]; a query still running then is cancelled at the server and its connection
 /// closed instead of pooled (a cancel request travels apart from the connection and could
 /// otherwise hit the connection's next statement).
-struct HeldStream<H: HoldsClient> {
+struct HeldStream {
     rows: Option<BatchStream<'static>>,
-    hold: Option<H>,
+    hold: Option<Held<PgConn>>,
 }
 
-impl<H: HoldsClient> futures::Stream for HeldStream<H> {
+impl futures::Stream for HeldStream {
     type Item = Result<RecordBatch>;
 
     fn poll_next(
@@ -357,16 +324,25 @@ impl<H: HoldsClient> futures::Stream for HeldStream<H> {
     }
 }
 
-impl<H: HoldsClient> Drop for HeldStream<H> {
+/// Keeps a pooled connection from going back to the pool.
+fn discard(hold: &Held<PgConn>) {
+    if let Held::Pooled(c) = hold {
+        PgClient::discard(c)
+    }
+}
+
+impl Drop for HeldStream {
     fn drop(&mut self) {
         let (Some(hold), Some(mut rows)) = (self.hold.take(), self.rows.take()) else {
             return;
         };
-        if !hold.cancels_unread() {
+        // Inside a transaction a cancelled statement would abort it: the rest is read (by
+        // the transaction's next call, which waits for this lock) and dropped.
+        if hold.in_transaction() {
             return;
         }
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            hold.discard();
+            discard(&hold);
             return;
         };
         runtime.spawn(async move {
@@ -374,8 +350,8 @@ impl<H: HoldsClient> Drop for HeldStream<H> {
                 tokio::time::timeout(DRAIN_GRACE, async { while rows.next().await.is_some() {} })
                     .await;
             if drained.is_err() {
-                super::conn::cancel(hold.client()).await;
-                hold.discard();
+                super::conn::cancel(&hold).await;
+                discard(&hold);
             }
             drop(rows);
             drop(hold);
@@ -385,13 +361,13 @@ impl<H: HoldsClient> Drop for HeldStream<H> {
 
 /// Streams the rows of a query as batches; `hold` moves into the stream, so the connection
 /// stays checked out (or locked) while rows arrive.
-async fn query_on<H: HoldsClient>(
-    hold: H,
+async fn query_on(
+    hold: Held<PgConn>,
     target: &Target,
     sql: &str,
     params: &[Value],
 ) -> Result<BatchStream<'static>> {
-    let client = hold.client();
+    let client: &Client = &hold;
     let stmt = client.prepare(sql).await.map_err(|e| target.error(e))?;
     let decoder = RowDecoder::new(stmt.columns())?;
     let rows = client
@@ -525,99 +501,76 @@ async fn copy_in(
     sink.as_mut().finish().await.map_err(|e| target.error(e))
 }
 
-/// Runs `f` inside `BEGIN ... COMMIT` on `client`; rolls back when it fails.
-async fn in_transaction<T>(
-    client: &Client,
-    target: &Target,
-    f: impl std::future::Future<Output = Result<T>>,
-) -> Result<T> {
-    client
-        .batch_execute("BEGIN")
-        .await
-        .map_err(|e| target.error(e))?;
-    match f.await {
-        Ok(v) => {
-            client
-                .batch_execute("COMMIT")
-                .await
-                .map_err(|e| target.error(e))?;
-            Ok(v)
-        }
-        Err(e) => {
-            let _ = client.batch_execute("ROLLBACK").await;
-            Err(e)
-        }
-    }
-}
-
 fn rolled_back(e: &Error) -> bool {
     matches!(e.code(), Some("40001" | "40P01"))
 }
 
 #[async_trait]
-impl Executor for PostgresConnector {
+impl Session for PgSession {
+    type Conn = PgConn;
+
     fn backend(&self) -> &'static str {
         "postgres"
     }
 
-    async fn query(&self, sql: &str, params: &[Value]) -> Result<BatchStream<'_>> {
-        retry(READ_ATTEMPTS, || async {
-            let conn = self.acquire().await?;
-            query_on(conn, &self.inner.target, sql, params).await
-        })
-        .await
+    fn bulk_method(&self) -> &'static str {
+        "COPY FROM STDIN (FORMAT binary)"
     }
 
-    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let conn = self.acquire().await?;
-            match conn.execute(sql, &refs(params)[..]).await {
-                Ok(n) => return Ok(n),
-                Err(e) => {
-                    let e = self.inner.target.error(e);
-                    // The server rolled the statement back: running it again is safe.
-                    if rolled_back(&e) && attempt < READ_ATTEMPTS {
-                        continue;
-                    }
-                    return Err(e);
-                }
-            }
-        }
+    async fn acquire(&self) -> Result<PgConn> {
+        self.checked_out().await
     }
 
-    async fn execute_many(&self, sql: &str, rows: &[Vec<Value>]) -> Result<u64> {
-        let conn = self.acquire().await?;
-        let t = &self.inner.target;
-        in_transaction(&conn, t, execute_many_on(&conn, t, sql, rows)).await
+    async fn simple(&self, conn: &mut PgConn, sql: &str) -> Result<()> {
+        conn.batch_execute(sql)
+            .await
+            .map_err(|e| self.target.error(e))
     }
 
-    async fn bulk_insert(
+    async fn query(
         &self,
+        conn: Held<PgConn>,
+        sql: &str,
+        params: &[Value],
+    ) -> Result<BatchStream<'static>> {
+        query_on(conn, &self.target, sql, params).await
+    }
+
+    async fn execute(&self, conn: &mut PgConn, sql: &str, params: &[Value]) -> Result<u64> {
+        conn.execute(sql, &refs(params)[..])
+            .await
+            .map_err(|e| self.target.error(e))
+    }
+
+    async fn execute_many(&self, conn: &mut PgConn, sql: &str, rows: &[Vec<Value>]) -> Result<u64> {
+        execute_many_on(conn, &self.target, sql, rows).await
+    }
+
+    async fn load(
+        &self,
+        conn: &mut PgConn,
         table: &TableName,
         batches: SendableRecordBatchStream,
         options: &BulkOptions,
     ) -> Result<u64> {
-        let conn = self.acquire().await?;
-        let t = &self.inner.target;
-        in_transaction(&conn, t, copy_in(&conn, t, table, batches, options)).await
+        // DDL is transactional here: a table the load creates goes away with a failed load.
+        copy_in(conn, &self.target, table, batches, options).await
     }
 
-    async fn table_schema(&self, table: &TableName) -> Result<Option<SchemaRef>> {
-        let conn = self.acquire().await?;
-        table_schema_on(&conn, &self.inner.target, table).await
+    async fn table_schema(
+        &self,
+        conn: &mut PgConn,
+        table: &TableName,
+    ) -> Result<Option<SchemaRef>> {
+        table_schema_on(conn, &self.target, table).await
     }
-}
 
-#[async_trait]
-impl Connector for PostgresConnector {
-    async fn transaction(&self) -> Result<Box<dyn Transaction>> {
-        Ok(Box::new(self.begin().await?))
+    fn statement_rolled_back(&self, error: &Error) -> bool {
+        rolled_back(error)
     }
 
     async fn disconnect(&self) -> Result<()> {
-        if let Ok(mut g) = self.inner.pool.write() {
+        if let Ok(mut g) = self.pool.write() {
             g.take();
         }
         Ok(())
@@ -638,34 +591,9 @@ impl Connector for PostgresConnector {
             },
         }
     }
-
-    async fn ping(&self) -> Result<()> {
-        let conn = self.acquire().await?;
-        conn.simple_query("SELECT 1")
-            .await
-            .map(|_| ())
-            .map_err(|e| self.inner.target.error(e))
-    }
-
-    fn bulk_method(&self) -> &'static str {
-        "COPY FROM STDIN (FORMAT binary)"
-    }
 }
 
-impl PostgresConnector {
-    /// Starts a transaction (the concrete type; [`Connector::transaction`] boxes it).
-    pub async fn begin(&self) -> Result<PgTransaction> {
-        let conn = self.acquire().await?;
-        conn.batch_execute("BEGIN")
-            .await
-            .map_err(|e| self.inner.target.error(e))?;
-        Ok(PgTransaction {
-            conn: Arc::new(tokio::sync::Mutex::new(Some(conn))),
-            target: self.inner.target.clone(),
-            runtime: tokio::runtime::Handle::current(),
-        })
-    }
-
+impl Pooled<PgSession> {
     /// Loads a CSV file (a path or a `file://` URL) with `COPY ... FROM STDIN (FORMAT csv)`;
     /// returns the number of rows. All or nothing.
     pub async fn copy_from_csv(
@@ -675,8 +603,9 @@ impl PostgresConnector {
         options: &CsvOptions,
     ) -> Result<u64> {
         let path = crate::connector::local_path(path)?;
-        let conn = self.acquire().await?;
-        let t = &self.inner.target;
+        let session = self.session();
+        let mut conn = self.acquire().await?;
+        let t = &session.target;
         let cols = match &options.columns {
             Some(c) => format!(
                 " ({})",
@@ -696,6 +625,7 @@ impl PostgresConnector {
             lit(&(options.quote as char).to_string()),
             lit(&options.null)
         );
+        session.simple(&mut conn, session.begin_sql()).await?;
         let load = async {
             let sink = conn
                 .copy_in::<_, bytes::Bytes>(&sql)
@@ -708,130 +638,8 @@ impl PostgresConnector {
                 sink.send(chunk?).await.map_err(|e| t.error(e))?;
             }
             sink.as_mut().finish().await.map_err(|e| t.error(e))
-        };
-        in_transaction(&conn, t, load).await
-    }
-}
-
-/// A PostgreSQL transaction on one pooled connection. Rolled back when dropped without
-/// [`commit`](Transaction::commit).
-pub struct PgTransaction {
-    conn: Arc<tokio::sync::Mutex<Option<PgConn>>>,
-    target: Target,
-    runtime: tokio::runtime::Handle,
-}
-
-impl std::fmt::Debug for PgTransaction {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgTransaction")
-            .field("target", &self.target.target)
-            .finish_non_exhaustive()
-    }
-}
-
-impl PgTransaction {
-    async fn conn(&self) -> Result<tokio::sync::OwnedMutexGuard<Option<PgConn>>> {
-        let g = self.conn.clone().lock_owned().await;
-        if g.is_none() {
-            return Err(Error::TransactionClosed("ended"));
         }
-        Ok(g)
-    }
-
-    async fn finish(&self, sql: &str) -> Result<()> {
-        let mut g = self.conn().await?;
-        let conn = g.take().ok_or(Error::TransactionClosed("ended"))?;
-        conn.batch_execute(sql)
-            .await
-            .map_err(|e| self.target.error(e))
-    }
-}
-
-fn client_of(g: &tokio::sync::OwnedMutexGuard<Option<PgConn>>) -> Result<&Client> {
-    g.as_ref()
-        .map(|c| -> &Client { c })
-        .ok_or(Error::TransactionClosed("ended"))
-}
-
-#[async_trait]
-impl Executor for PgTransaction {
-    fn backend(&self) -> &'static str {
-        "postgres"
-    }
-
-    async fn query(&self, sql: &str, params: &[Value]) -> Result<BatchStream<'_>> {
-        let g = self.conn().await?;
-        let g = tokio::sync::OwnedMutexGuard::try_map(g, |c| c.as_mut())
-            .map_err(|_| Error::TransactionClosed("ended"))?;
-        query_on(g, &self.target, sql, params).await
-    }
-
-    async fn execute(&self, sql: &str, params: &[Value]) -> Result<u64> {
-        let g = self.conn().await?;
-        client_of(&g)?
-            .execute(sql, &refs(params)[..])
-            .await
-            .map_err(|e| self.target.error(e))
-    }
-
-    async fn execute_many(&self, sql: &str, rows: &[Vec<Value>]) -> Result<u64> {
-        let g = self.conn().await?;
-        execute_many_on(client_of(&g)?, &self.target, sql, rows).await
-    }
-
-    async fn bulk_insert(
-        &self,
-        table: &TableName,
-        batches: SendableRecordBatchStream,
-        options: &BulkOptions,
-    ) -> Result<u64> {
-        let g = self.conn().await?;
-        let client = client_of(&g)?;
-        // A savepoint, so a failed load leaves the transaction as it was.
-        client
-            .batch_execute("SAVEPOINT vp_bulk")
-            .await
-            .map_err(|e| self.target.error(e))?;
-        match copy_in(client, &self.target, table, batches, options).await {
-            Ok(n) => {
-                client
-                    .batch_execute("RELEASE SAVEPOINT vp_bulk")
-                    .await
-                    .map_err(|e| self.target.error(e))?;
-                Ok(n)
-            }
-            Err(e) => {
-                let _ = client.batch_execute("ROLLBACK TO SAVEPOINT vp_bulk").await;
-                Err(e)
-            }
-        }
-    }
-
-    async fn table_schema(&self, table: &TableName) -> Result<Option<SchemaRef>> {
-        let g = self.conn().await?;
-        table_schema_on(client_of(&g)?, &self.target, table).await
-    }
-}
-
-#[async_trait]
-impl Transaction for PgTransaction {
-    async fn commit(self: Box<Self>) -> Result<()> {
-        self.finish("COMMIT").await
-    }
-
-    async fn rollback(self: Box<Self>) -> Result<()> {
-        self.finish("ROLLBACK").await
-    }
-}
-
-impl Drop for PgTransaction {
-    fn drop(&mut self) {
-        let conn = self.conn.clone();
-        // Roll back before the connection goes back to the pool.
-        self.runtime.spawn(async move {
-            if let Some(c) = conn.lock().await.take() {
-                let _ = c.batch_execute("ROLLBACK").await;
-            }
-        });
+        .await;
+        commit_or_rollback(session, &mut conn, load).await
     }
 }

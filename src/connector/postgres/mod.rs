@@ -21,7 +21,7 @@ mod options;
 mod types;
 mod wire;
 
-pub use client::{create_table_sql, PgConn, PgTransaction, PostgresConnector};
+pub use client::{create_table_sql, PgConn, PgSession, PgTransaction, PostgresConnector};
 pub use wire::{numeric_parts, numeric_text, pg_type_for};
 
 use std::sync::Arc;
