@@ -6,6 +6,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vibe-piper/target}"
 source scripts/services.sh
 ensure_postgres
 ensure_mysql
+# The Snowflake emulator and the ADBC driver, each in a virtualenv of its own.
+ensure_fakesnow
+ensure_adbc_snowflake
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi

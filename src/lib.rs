@@ -1,10 +1,10 @@
 //! # vibe-piper
 //!
-//! One SQL query across PostgreSQL, MySQL/MariaDB, SQLite and Parquet/CSV folders, on Apache
+//! One SQL query across PostgreSQL, MySQL/MariaDB, Snowflake, SQLite and Parquet/CSV folders, on Apache
 //! DataFusion, with results handed on as Arrow
 //! [`RecordBatch`](arrow::record_batch::RecordBatch)es. Each backend is a
 //! [`connector::Backend`] in the [`connector::Registry`], behind a cargo feature of its own
-//! (`postgres`, `mysql`, `sqlite`; all on by default); one from another crate plugs in through
+//! (`postgres`, `mysql`, `snowflake`, `sqlite`; all on by default); one from another crate plugs in through
 //! [`EngineBuilder::backend`] or [`Engine::register_table_source`].
 //!
 //! ```no_run

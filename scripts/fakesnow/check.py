@@ -9,10 +9,10 @@ VP_SNOWFLAKE_URL pointing at another Snowflake):
 
 from __future__ import annotations
 
-import datetime
 import os
 import sys
 import tempfile
+from datetime import date, datetime
 from decimal import Decimal
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -99,8 +99,8 @@ def main() -> None:
             "values read back, NULLs as None",
             [tuple(r.values()) for r in table.to_pylist()],
             [
-                (Decimal(1), Decimal("1.50"), "a", datetime.datetime(2024, 1, 2, 3, 4, 5, 123456), datetime.date(2024, 1, 2), True),
-                (Decimal(2), Decimal("2.25"), "b", datetime.datetime(2024, 5, 6, 7, 8, 9, 1), datetime.date(2024, 5, 6), False),
+                (Decimal(1), Decimal("1.50"), "a", datetime(2024, 1, 2, 3, 4, 5, 123456), date(2024, 1, 2), True),
+                (Decimal(2), Decimal("2.25"), "b", datetime(2024, 5, 6, 7, 8, 9, 1), date(2024, 5, 6), False),
                 (None, None, "c", None, None, None),
                 NULL_ROW,
                 NULL_ROW,
@@ -113,10 +113,11 @@ def main() -> None:
         with connect(autocommit=False) as tx, tx.cursor() as tx_cur:
             # the first statement after BEGIN + ALTER SESSION SET AUTOCOMMIT = FALSE is DML
             tx_cur.execute(f"INSERT INTO {TABLE}_TX VALUES (1)")
-            expect("the transaction sees its own row", rows(tx_cur, f"SELECT COUNT(*) FROM {TABLE}_TX"), [(1,)])
-            expect("others don't see it yet", rows(cur, f"SELECT COUNT(*) FROM {TABLE}_TX"), [(0,)])
+            count = f"SELECT COUNT(*) FROM {TABLE}_TX"
+            expect("the transaction sees its own row", rows(tx_cur, count), [(1,)])
+            expect("others don't see it yet", rows(cur, count), [(0,)])
             tx.rollback()
-            expect("a rolled back transaction leaves no rows", rows(cur, f"SELECT COUNT(*) FROM {TABLE}_TX"), [(0,)])
+            expect("a rolled back transaction leaves no rows", rows(cur, count), [(0,)])
             tx_cur.execute(f"INSERT INTO {TABLE}_TX VALUES (2)")
             tx_cur.execute(f"INSERT INTO {TABLE}_TX VALUES (3)")
             tx.commit()

@@ -222,7 +222,7 @@ pub struct PoolStatus {
     pub idle: u32,
 }
 
-#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "snowflake"))]
 /// The column definitions of a `CREATE TABLE` for an Arrow schema: each field's name quoted by
 /// `quote`, its type from `type_for` (the backend's read mapping inverted), `NOT NULL` unless
 /// nullable (or the type says `NULL` itself). A type `type_for` has no answer for is an error
@@ -253,7 +253,7 @@ pub(crate) fn column_definitions(
     Ok(cols.join(", "))
 }
 
-#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[cfg(any(feature = "postgres", feature = "mysql", feature = "snowflake"))]
 /// A bulk load's check: every field of `schema` is a column of `table` (`existing`, compared
 /// as the backend compares names), else [`Error::SchemaMismatch`] listing the others.
 pub(crate) fn check_load_columns(

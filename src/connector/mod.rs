@@ -14,6 +14,8 @@ pub mod postgres;
 pub mod pushdown;
 pub mod registry;
 pub mod session;
+#[cfg(feature = "snowflake")]
+pub mod snowflake;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 pub mod value;
@@ -36,6 +38,8 @@ fn builtin_backends() -> Vec<Arc<dyn Backend>> {
         Arc::new(mysql::MySqlBackend),
         #[cfg(feature = "sqlite")]
         Arc::new(sqlite::SqliteBackend),
+        #[cfg(feature = "snowflake")]
+        Arc::new(snowflake::SnowflakeBackend),
         Arc::new(file::FileBackend),
     ]
 }
@@ -70,6 +74,37 @@ pub struct TableMeta {
     /// Columns the source fills itself when an INSERT leaves them out (a DEFAULT, a serial or
     /// identity column, AUTO_INCREMENT, a generated column).
     pub server_defaults: Vec<String>,
+}
+
+impl TableMeta {
+    /// The name at the source of the column the engine calls `name` (the same name unless
+    /// the backend says otherwise, see [`ColumnSpec::source_name`]).
+    pub fn source_column<'a>(&'a self, name: &'a str) -> &'a str {
+        self.columns
+            .iter()
+            .find(|c| c.name() == name)
+            .map_or(name, |c| c.source_name())
+    }
+
+    /// `expr` with its column references renamed to the source's names and unqualified.
+    pub fn to_source_names(&self, expr: Expr) -> Result<Expr> {
+        use datafusion::common::tree_node::{Transformed, TreeNode};
+        if self.columns.iter().all(|c| c.source_name.is_none()) {
+            return Ok(expr);
+        }
+        let out = expr.transform(|e| {
+            Ok(match e {
+                Expr::Column(c) => {
+                    let name = self.source_column(&c.name).to_string();
+                    Transformed::yes(Expr::Column(datafusion::common::Column::new_unqualified(
+                        name,
+                    )))
+                }
+                other => Transformed::no(other),
+            })
+        });
+        Ok(out.map_err(crate::Error::from_datafusion)?.data)
+    }
 }
 
 /// How one DataFusion partition reads: each chunk is one query; the chunk predicates are ANDed

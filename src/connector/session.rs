@@ -99,6 +99,12 @@ pub trait Session: std::fmt::Debug + Send + Sync + 'static {
     fn ddl_commits(&self) -> bool {
         false
     }
+    /// Whether [`Session::load`] changes the table in one statement the server undoes whole
+    /// when it fails, so that a load needs no transaction of its own, nor a savepoint inside
+    /// one (Snowflake: `COPY INTO`; it has no savepoints).
+    fn load_is_atomic(&self) -> bool {
+        false
+    }
     /// What a load needs before its transaction: on a backend whose DDL commits, creating a
     /// missing table and checking the columns. The default does nothing (the load does it).
     async fn prepare_load(
@@ -269,6 +275,9 @@ impl<S: Session> Executor for Pooled<S> {
         let mut conn = s.acquire().await?;
         s.prepare_load(&mut conn, table, &batches.schema(), options)
             .await?;
+        if s.load_is_atomic() {
+            return s.load(&mut conn, table, batches, options).await;
+        }
         s.simple(&mut conn, s.begin_sql()).await?;
         let outcome = s.load(&mut conn, table, batches, options).await;
         commit_or_rollback(s, &mut conn, outcome).await
@@ -375,6 +384,9 @@ impl<S: Session> Executor for InTransaction<S> {
         let mut conn = self.lock().await?;
         s.prepare_load(&mut conn, table, &batches.schema(), options)
             .await?;
+        if s.load_is_atomic() {
+            return s.load(&mut conn, table, batches, options).await;
+        }
         // A savepoint, so a failed load leaves the transaction as it was.
         s.simple(&mut conn, "SAVEPOINT vp_bulk").await?;
         let loaded = s.load(&mut conn, table, batches, options).await;

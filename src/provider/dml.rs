@@ -327,7 +327,7 @@ fn where_clause(
                 source.backend()
             )));
         }
-        let bound = bind(f, &|n| source.placeholder(n), params)?;
+        let bound = bind(meta.to_source_names(f)?, &|n| source.placeholder(n), params)?;
         parts.push(format!("({})", unparse(source, &bound)?));
     }
     Ok(if parts.is_empty() {
@@ -399,12 +399,16 @@ pub fn update_plan(
                  as DataFusion would; write it with the connector's execute"
             )));
         }
-        let bound = bind(expr, &|n| source.placeholder(n), &mut params)?;
+        let bound = bind(
+            meta.to_source_names(expr)?,
+            &|n| source.placeholder(n),
+            &mut params,
+        )?;
         sets.push(format!(
             "{} = {}",
             TableName {
                 schema: None,
-                table: column
+                table: meta.source_column(&column).to_string()
             }
             .quoted(quote_char(source)),
             unparse(source, &bound)?

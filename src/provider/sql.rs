@@ -33,7 +33,15 @@ pub fn remote_query(
     chunk: Option<&Expr>,
     limit: Option<usize>,
 ) -> Result<String> {
-    let mut fields: Vec<_> = meta.arrow_schema.fields().iter().cloned().collect();
+    // The plan names columns as the source does (see `ColumnSpec::source_name`).
+    let mut fields: Vec<_> = meta
+        .columns
+        .iter()
+        .map(|c| match &c.source_name {
+            Some(n) => Arc::new(c.field.as_ref().clone().with_name(n)),
+            None => c.field.clone(),
+        })
+        .collect();
     for hidden in source.hidden_columns() {
         if !fields.iter().any(|f| f.name() == hidden.name()) {
             fields.push(hidden);
@@ -46,7 +54,12 @@ pub fn remote_query(
         provider_as_source(Arc::new(EmptyTable::new(unparse_schema))),
         None,
     )?;
-    let predicates: Vec<Expr> = filters.iter().cloned().chain(chunk.cloned()).collect();
+    let predicates: Vec<Expr> = filters
+        .iter()
+        .cloned()
+        .chain(chunk.cloned())
+        .map(|e| meta.to_source_names(e))
+        .collect::<Result<_>>()?;
     if let Some(predicate) = conjunction(predicates) {
         builder = builder.filter(predicate)?;
     }
@@ -57,7 +70,7 @@ pub fn remote_query(
             .iter()
             .map(|c| -> Result<Expr> {
                 Ok(match c.read {
-                    ReadAs::Native | ReadAs::TrimPad => ident(c.name()),
+                    ReadAs::Native | ReadAs::TrimPad => ident(c.source_name()),
                     ReadAs::NativeZeroDateNull => {
                         let zero = if c.field.data_type() == &DataType::Date32 {
                             "0000-00-00"
@@ -65,18 +78,18 @@ pub fn remote_query(
                             "0000-00-00 00:00:00"
                         };
                         let null = ScalarValue::try_from(c.field.data_type())?;
-                        when(ident(c.name()).eq(lit(zero)), lit(null))
-                            .otherwise(ident(c.name()))?
+                        when(ident(c.source_name()).eq(lit(zero)), lit(null))
+                            .otherwise(ident(c.source_name()))?
                             .alias(c.name())
                     }
                     ReadAs::Text | ReadAs::TextNoZeroDates => {
-                        cast(ident(c.name()), DataType::Utf8).alias(c.name())
+                        cast(ident(c.source_name()), DataType::Utf8).alias(c.name())
                     }
                     ReadAs::Function(name) => {
                         let f = SourceFunction::new(name, c.field.data_type().clone());
                         Expr::ScalarFunction(ScalarFunction::new_udf(
                             Arc::new(ScalarUDF::new_from_impl(f)),
-                            vec![ident(c.name())],
+                            vec![ident(c.source_name())],
                         ))
                         .alias(c.name())
                     }

@@ -85,7 +85,7 @@ impl Target {
     fn ident(&self, name: &str) -> String {
         TableName {
             schema: None,
-            table: name.to_string(),
+            table: self.meta.source_column(name).to_string(),
         }
         .quoted(self.q())
     }
@@ -121,7 +121,11 @@ impl Target {
             for c in f.column_refs() {
                 self.check_column(&c.name)?;
             }
-            let bound = bind(f.clone(), &|n| self.source.placeholder(n), params)?;
+            let bound = bind(
+                self.meta.to_source_names(f.clone())?,
+                &|n| self.source.placeholder(n),
+                params,
+            )?;
             parts.push(format!("({})", unparse(self.source.as_ref(), &bound)?));
         }
         Ok(if parts.is_empty() {

@@ -407,9 +407,11 @@ pub mod fault {
 
     pub(super) fn armed(queries: &[String]) -> Option<Armed> {
         let faults = FAULTS.lock().ok()?;
-        let (_, fault, after) = faults
-            .iter()
-            .find(|(m, _, _)| queries.iter().any(|q| q.contains(m.as_str())))?;
+        let (_, fault, after) = faults.iter().find(|(m, _, _)| {
+            // Names may reach the source upper-cased (Snowflake): match without case.
+            let m = m.to_ascii_lowercase();
+            queries.iter().any(|q| q.to_ascii_lowercase().contains(&m))
+        })?;
         Some(Armed {
             fault: *fault,
             left: AtomicUsize::new(*after),

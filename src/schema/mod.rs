@@ -77,6 +77,10 @@ pub struct ColumnSpec {
     pub read: ReadAs,
     /// How the source compares it (decides what filters are pushed).
     pub compare: SourceCompare,
+    /// The column's name at the source when it differs from `field`'s name (Snowflake stores
+    /// unquoted names upper-cased; the engine shows them as typed, lower case). Statements
+    /// sent to the source use this name.
+    pub source_name: Option<String>,
 }
 
 impl ColumnSpec {
@@ -92,6 +96,7 @@ impl ColumnSpec {
             source_type: source_type.into(),
             read: ReadAs::Native,
             compare: SourceCompare::Same,
+            source_name: None,
         }
     }
 
@@ -121,9 +126,21 @@ impl ColumnSpec {
         self
     }
 
+    /// The same column under another name at the source (see [`ColumnSpec::source_name`]).
+    pub fn with_source_name(mut self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        self.source_name = (name != *self.field.name()).then_some(name);
+        self
+    }
+
     /// The column name.
     pub fn name(&self) -> &str {
         self.field.name()
+    }
+
+    /// The column's name at the source.
+    pub fn source_name(&self) -> &str {
+        self.source_name.as_deref().unwrap_or(self.field.name())
     }
 }
 

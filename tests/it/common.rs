@@ -371,6 +371,151 @@ impl Namespace for SqliteNamespace {
     async fn cleanup(&self) {}
 }
 
+/// The Snowflake URL the tests use: `scripts/test.sh` starts the fakesnow emulator and sets it.
+pub fn snowflake_url() -> url::Url {
+    let u = std::env::var("VP_SNOWFLAKE_URL").expect(
+        "VP_SNOWFLAKE_URL is not set: run the tests with `bash scripts/test.sh`, which starts \
+         the fakesnow emulator, or point it at a Snowflake account",
+    );
+    url::Url::parse(&u).expect("VP_SNOWFLAKE_URL is a URL")
+}
+
+/// Splits a script into statements at `;` outside quotes.
+pub fn split_statements(sql: &str) -> Vec<String> {
+    let mut out = vec![];
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    for ch in sql.chars() {
+        match (quote, ch) {
+            (None, '\'' | '"') => quote = Some(ch),
+            (Some(q), c) if c == q => quote = None,
+            (None, ';') => {
+                if !cur.trim().is_empty() {
+                    out.push(cur.trim().to_string());
+                }
+                cur.clear();
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(ch);
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur.trim().to_string());
+    }
+    out
+}
+
+pub struct SnowflakeFixture;
+
+pub struct SnowflakeNamespace {
+    /// The schema's name as the engine shows it (stored upper-cased).
+    pub schema: String,
+    pub connector: vibe_piper::connector::snowflake::SnowflakeConnector,
+}
+
+impl SnowflakeNamespace {
+    pub async fn new(test: &str) -> Self {
+        use vibe_piper::connector::Executor;
+        let schema = format!("vp_{test}").to_ascii_lowercase();
+        let base =
+            vibe_piper::connector::snowflake::SnowflakeConnector::connect(snowflake_url().as_str())
+                .await
+                .expect("Snowflake reachable");
+        // A schema left by an earlier run goes first, with its tables.
+        for sql in [
+            format!("DROP SCHEMA IF EXISTS {schema} CASCADE"),
+            format!("CREATE SCHEMA {schema}"),
+        ] {
+            base.execute(&sql, &[]).await.expect("create schema");
+        }
+        let connector = vibe_piper::connector::snowflake::SnowflakeConnector::connect(
+            &Self::url_for(&schema, ""),
+        )
+        .await
+        .expect("connect to the test schema");
+        Self { schema, connector }
+    }
+
+    fn url_for(schema: &str, options: &str) -> String {
+        let mut u = snowflake_url();
+        let db = u
+            .path_segments()
+            .and_then(|mut s| s.next().map(str::to_string))
+            .unwrap_or_else(|| "VP_TEST".into());
+        u.set_path(&format!("/{db}/{}", schema.to_ascii_uppercase()));
+        let mut text = u.to_string();
+        if !options.is_empty() {
+            text.push(if u.query().is_some() { '&' } else { '?' });
+            text.push_str(options);
+        }
+        text
+    }
+
+    /// Runs a query and returns its rows as text.
+    pub async fn text_rows(&self, sql: &str) -> Vec<String> {
+        use vibe_piper::connector::ExecutorExt;
+        let batches = self
+            .connector
+            .fetch_all(sql, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows(&batches)
+    }
+}
+
+#[async_trait]
+impl Fixture for SnowflakeFixture {
+    async fn namespace(&self, test: &str) -> Arc<dyn Namespace> {
+        Arc::new(SnowflakeNamespace::new(test).await)
+    }
+}
+
+#[async_trait]
+impl Namespace for SnowflakeNamespace {
+    async fn exec(&self, sql: &str) {
+        use vibe_piper::connector::Executor;
+        for stmt in split_statements(sql) {
+            self.connector
+                .execute(&stmt, &[])
+                .await
+                .unwrap_or_else(|e| panic!("{stmt}: {e}"));
+        }
+    }
+
+    fn url(&self, options: &str) -> String {
+        Self::url_for(&self.schema, options)
+    }
+
+    fn ty(&self, t: Ty) -> &'static str {
+        match t {
+            Ty::BigInt => "BIGINT",
+            Ty::Int => "INT",
+            Ty::Text => "VARCHAR",
+            Ty::Double => "DOUBLE",
+            Ty::Bool => "BOOLEAN",
+            Ty::Date => "DATE",
+            Ty::Decimal => "NUMBER(12,2)",
+            Ty::Timestamp3 => "TIMESTAMP_NTZ(3)",
+        }
+    }
+
+    async fn cleanup(&self) {
+        use vibe_piper::connector::Executor;
+        let _ = self
+            .connector
+            .execute(
+                &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema),
+                &[],
+            )
+            .await;
+    }
+
+    fn qualifier(&self) -> String {
+        self.schema.clone()
+    }
+}
+
 /// An engine with the namespace registered as `src`.
 pub async fn engine(ns: &dyn Namespace, builder: EngineBuilder, options: &str) -> Engine {
     let engine = builder.build();

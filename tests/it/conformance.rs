@@ -161,12 +161,16 @@ pub async fn pushdown_visible_in_explain(f: &dyn Fixture, test: &str) {
         .expect("a remote scan")
         .to_string();
     assert!(scan.contains("partitions=1"), "{scan}");
+    // Names reach the source as it stores them (upper case in Snowflake).
     assert!(
-        scan.contains("qty") && scan.contains("> 5"),
+        scan.to_lowercase().contains("qty") && scan.contains("> 5"),
         "filter pushed: {scan}"
     );
     assert!(scan.contains("LIMIT 2"), "limit pushed: {scan}");
-    assert!(!scan.contains("city"), "projection pushed: {scan}");
+    assert!(
+        !scan.to_lowercase().contains("city"),
+        "projection pushed: {scan}"
+    );
     // A filter the source cannot evaluate stays in DataFusion, and the limit is not pushed.
     let plan = explain(
         &e,

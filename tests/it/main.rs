@@ -12,6 +12,7 @@ mod mysql;
 mod postgres;
 mod query;
 mod registry;
+mod snowflake;
 mod sqlite;
 
 mod postgres_conformance {
@@ -32,6 +33,10 @@ mod mysql_connectorx_conformance {
 
 mod sqlite_conformance {
     crate::conformance_suite!(crate::common::SqliteFixture, "chunk_rows=100");
+}
+
+mod snowflake_conformance {
+    crate::conformance_suite!(crate::common::SnowflakeFixture, "chunk_rows=100");
 }
 
 mod postgres_connector {
