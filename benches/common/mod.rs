@@ -1,4 +1,5 @@
 //! Helpers shared by the benchmarks: process CPU and peak memory, arguments, medians.
+#![allow(dead_code)] // Each bench uses some of these.
 
 /// CPU seconds of this process and its finished children (a database client run as the
 /// floor), and peak RSS in MiB: this process's own high-water mark (`VmHWM`, fresh after exec,

@@ -254,6 +254,19 @@ async fn bulk_load_puts_and_copies_all_or_nothing() {
 async fn errors_are_classified_and_hide_the_password() {
     let ns = SnowflakeNamespace::new("sf_errors").await;
     ns.exec("CREATE TABLE t (id INT NOT NULL)").await;
+    // Another schema (and warehouse, role) is another pool on the same account.
+    let other = ns
+        .connector
+        .switch(Some("OTHER_WH"), None, Some("public"))
+        .await
+        .unwrap();
+    let here = ns.connector.fetch_all("SELECT COUNT(*) FROM t", &[]).await;
+    assert!(here.is_ok());
+    let e = other
+        .fetch_all("SELECT COUNT(*) FROM t", &[])
+        .await
+        .unwrap_err();
+    assert!(e.code().is_some(), "t is not in PUBLIC: {e:?}");
     let e = ns.connector.execute("SELEC 1", &[]).await.unwrap_err();
     assert!(matches!(e, Error::Syntax { .. }), "{e:?}");
     let e = ns
@@ -336,4 +349,29 @@ async fn cli_federates_snowflake_and_postgres() {
     assert_eq!(stdout.trim(), "name,total\nada,14.75\nbob,7.00");
     sf.cleanup().await;
     pg.cleanup().await;
+}
+
+/// Needs a Snowflake account (`VP_SNOWFLAKE_URL` pointing at one): the emulator has no
+/// collations. A case-insensitive column's `=` finds a superset at Snowflake; the engine keeps
+/// the filter and re-checks it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collated_equality_is_rechecked_on_a_real_account() {
+    if crate::common::snowflake_url().host_str() == Some("fakesnow") {
+        eprintln!("skipped: the emulator has no collations (set VP_SNOWFLAKE_URL to an account)");
+        return;
+    }
+    let ns = SnowflakeNamespace::new("sf_collation").await;
+    ns.exec(
+        "CREATE TABLE c (id INT, name VARCHAR COLLATE 'en-ci');
+         INSERT INTO c VALUES (1, 'alice'), (2, 'ALICE'), (3, 'bob')",
+    )
+    .await;
+    let e = Engine::builder().build();
+    e.register_source("sf", &ns.url("")).await.unwrap();
+    let sql = format!("SELECT id FROM sf.{}.c WHERE name = 'alice'", ns.schema);
+    assert!(crate::common::explain(&e, &sql)
+        .await
+        .contains("FilterExec"));
+    assert_eq!(query(&e, &sql).await, vec!["1"]);
+    ns.cleanup().await;
 }

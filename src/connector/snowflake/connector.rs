@@ -76,6 +76,28 @@ impl Pooled<SfSession> {
         Ok(connector)
     }
 
+    /// Another pool on the same account with another warehouse, role or schema (`None`:
+    /// as this one). Each pooled connection is set up at login, so a switch is a pool of its
+    /// own rather than a `USE` on one connection that the pool would hand to someone else.
+    pub async fn switch(
+        &self,
+        warehouse: Option<&str>,
+        role: Option<&str>,
+        schema: Option<&str>,
+    ) -> Result<Self> {
+        let mut options = self.options().clone();
+        if let Some(w) = warehouse {
+            options.warehouse = Some(w.to_string());
+        }
+        if let Some(r) = role {
+            options.role = Some(r.to_string());
+        }
+        if let Some(s) = schema {
+            options.schema = fold(s);
+        }
+        Self::from_options(Arc::new(options)).await
+    }
+
     /// The URL's options.
     pub(crate) fn options(&self) -> &SfOptions {
         self.session().db.options()
