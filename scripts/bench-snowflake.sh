@@ -7,4 +7,6 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vibe-piper/target}"
 source scripts/services.sh
 ensure_fakesnow
 ensure_adbc_snowflake
+# The Python connector with its Arrow extra, for the read comparison (fetch_arrow_all).
+_vp_venv "${VP_VENV_DIR:-$HOME/.cache/vibe-piper/venvs}/sf-connector" "snowflake-connector-python[pandas]<5"
 cargo bench --bench snowflake -- "$@"
