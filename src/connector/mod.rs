@@ -25,7 +25,7 @@ pub use executor::{
     PoolStatus, TableName, Transaction,
 };
 pub use registry::{Backend, Opened, Registry};
-pub use session::{Held, InTransaction, Pooled, Session};
+pub use session::{Held, InTransaction, PoolSlot, Pooled, Session};
 pub use value::Value;
 
 /// The backends compiled into this build, each behind its cargo feature. Adding a backend:

@@ -176,6 +176,60 @@ pub async fn commit_or_rollback<S: Session + ?Sized, T>(
     finish_with(session, conn, outcome, "COMMIT", "ROLLBACK").await
 }
 
+/// A backend's pool until [`Session::disconnect`] closes it: afterwards every call is a clear
+/// error instead of a new connection.
+pub struct PoolSlot<P> {
+    pool: std::sync::RwLock<Option<P>>,
+    target: String,
+}
+
+impl<P: Clone> PoolSlot<P> {
+    /// Holds `pool`, of the server `target` (host and port, no credentials; for errors).
+    pub fn new(pool: P, target: impl Into<String>) -> Self {
+        Self {
+            pool: std::sync::RwLock::new(Some(pool)),
+            target: target.into(),
+        }
+    }
+
+    /// The pool; an error once it is closed.
+    pub fn get(&self) -> Result<P> {
+        self.pool
+            .read()
+            .ok()
+            .and_then(|g| g.clone())
+            .ok_or_else(|| Error::Connection {
+                target: self.target.clone(),
+                message: "the connector was disconnected".into(),
+            })
+    }
+
+    /// Closes the slot, handing back the pool (to close its connections) if it was open.
+    pub fn close(&self) -> Option<P> {
+        self.pool.write().ok().and_then(|mut g| g.take())
+    }
+}
+
+#[cfg(any(feature = "postgres", feature = "snowflake"))]
+impl<M: bb8::ManageConnection> PoolSlot<bb8::Pool<M>> {
+    /// The pool's counts (none once it is closed).
+    pub fn status(&self) -> PoolStatus {
+        match self.get() {
+            Ok(p) => {
+                let s = p.state();
+                PoolStatus {
+                    connections: s.connections,
+                    idle: s.idle_connections,
+                }
+            }
+            Err(_) => PoolStatus {
+                connections: 0,
+                idle: 0,
+            },
+        }
+    }
+}
+
 /// A connector: a backend's pool, each call on a connection of its own (see [`Connector`]).
 pub struct Pooled<S: Session> {
     session: Arc<S>,

@@ -16,7 +16,7 @@ use super::options::MySqlOptions;
 use super::params::{execute_many_on, execute_on, my_params};
 use super::rows::{first_then_rest, run_query, table_schema_on};
 use crate::connector::executor::{BatchStream, BulkOptions, PoolOptions, PoolStatus, TableName};
-use crate::connector::session::{Held, InTransaction, Pooled, Session};
+use crate::connector::session::{Held, InTransaction, PoolSlot, Pooled, Session};
 use crate::connector::value::Value;
 use crate::error::{Error, Result};
 use crate::read::batch_channel;
@@ -24,7 +24,7 @@ use crate::read::batch_channel;
 /// MySQL's side of the connector: mysql_async's pool (what [`Pooled`] and [`InTransaction`]
 /// need from this backend).
 pub struct MySqlSession {
-    pool: std::sync::RwLock<Option<Pool>>,
+    pool: PoolSlot<Pool>,
     target: Target,
     options: PoolOptions,
 }
@@ -64,7 +64,10 @@ impl Pooled<MySqlSession> {
     /// Opens a pool as `options` say and checks that the server accepts a connection.
     pub(crate) async fn from_options(options: &MySqlOptions) -> Result<Self> {
         let this = Pooled::new(MySqlSession {
-            pool: std::sync::RwLock::new(Some(Pool::new(options.opts.clone()))),
+            pool: PoolSlot::new(
+                Pool::new(options.opts.clone()),
+                options.target.target.clone(),
+            ),
             target: options.target.clone(),
             options: options.pool.clone(),
         });
@@ -85,14 +88,7 @@ impl Pooled<MySqlSession> {
 
 impl MySqlSession {
     fn pool(&self) -> Result<Pool> {
-        self.pool
-            .read()
-            .ok()
-            .and_then(|g| g.clone())
-            .ok_or_else(|| Error::Connection {
-                target: self.target.target.clone(),
-                message: "the connector was disconnected".into(),
-            })
+        self.pool.get()
     }
 }
 
@@ -229,7 +225,7 @@ impl Session for MySqlSession {
     }
 
     async fn disconnect(&self) -> Result<()> {
-        let pool = self.pool.write().ok().and_then(|mut g| g.take());
+        let pool = self.pool.close();
         if let Some(pool) = pool {
             pool.disconnect().await.map_err(|e| self.target.error(e))?;
         }

@@ -1,7 +1,7 @@
 //! The PostgreSQL connector: a bb8 pool of tokio-postgres connections, statements with bound
 //! parameters, transactions, and bulk loads through binary `COPY ... FROM STDIN`.
 
-use std::sync::{Arc, Mutex as StdMutex, RwLock};
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::{Duration, Instant};
 
 use arrow::datatypes::SchemaRef;
@@ -20,7 +20,9 @@ use crate::connector::executor::{
     column_definitions, BatchStream, BulkOptions, CsvOptions, PoolOptions, PoolStatus, TableName,
     RESULT_BATCH_ROWS,
 };
-use crate::connector::session::{commit_or_rollback, Held, InTransaction, Pooled, Session};
+use crate::connector::session::{
+    commit_or_rollback, Held, InTransaction, PoolSlot, Pooled, Session,
+};
 use crate::connector::value::Value;
 use crate::error::{scrub, ConstraintKind, Error, Result};
 
@@ -159,7 +161,7 @@ impl bb8::CustomizeConnection<PgClient, tokio_postgres::Error> for Setup {
 /// PostgreSQL's side of the connector: a bb8 pool of tokio-postgres connections (what
 /// [`Pooled`] and [`InTransaction`] need from this backend).
 pub struct PgSession {
-    pool: RwLock<Option<Pool<Manager>>>,
+    pool: PoolSlot<Pool<Manager>>,
     target: Target,
     options: PoolOptions,
     last_error: LastError,
@@ -222,7 +224,7 @@ impl Pooled<PgSession> {
             .build_unchecked(manager);
         let _ = pool.add(first);
         Ok(Pooled::new(PgSession {
-            pool: RwLock::new(Some(pool)),
+            pool: PoolSlot::new(pool, target.target.clone()),
             target,
             options,
             last_error,
@@ -241,14 +243,7 @@ impl Pooled<PgSession> {
 
 impl PgSession {
     fn pool(&self) -> Result<Pool<Manager>> {
-        self.pool
-            .read()
-            .ok()
-            .and_then(|g| g.clone())
-            .ok_or_else(|| Error::Connection {
-                target: self.target.target.clone(),
-                message: "the connector was disconnected".into(),
-            })
+        self.pool.get()
     }
 
     /// Takes a connection from the pool (checked with a round trip first; broken ones are
@@ -570,26 +565,12 @@ impl Session for PgSession {
     }
 
     async fn disconnect(&self) -> Result<()> {
-        if let Ok(mut g) = self.pool.write() {
-            g.take();
-        }
+        self.pool.close();
         Ok(())
     }
 
     fn pool_status(&self) -> PoolStatus {
-        match self.pool() {
-            Ok(p) => {
-                let s = p.state();
-                PoolStatus {
-                    connections: s.connections,
-                    idle: s.idle_connections,
-                }
-            }
-            Err(_) => PoolStatus {
-                connections: 0,
-                idle: 0,
-            },
-        }
+        self.pool.status()
     }
 }
 

@@ -16,7 +16,7 @@ use super::driver::{blocking, Manager, SfConn, SfDatabase};
 use super::options::SfOptions;
 use super::types::{self, SfColumn};
 use crate::connector::executor::{BatchStream, BulkOptions, PoolOptions, PoolStatus, TableName};
-use crate::connector::session::{Held, Pooled, Session};
+use crate::connector::session::{Held, PoolSlot, Pooled, Session};
 use crate::connector::value::cell_fn;
 use crate::connector::Value;
 use crate::error::{Error, Result};
@@ -30,7 +30,7 @@ pub type SnowflakeConnector = Pooled<SfSession>;
 
 /// Snowflake's side of the pool and transaction executor (see [`Session`]).
 pub struct SfSession {
-    pool: std::sync::RwLock<Option<Pool<Manager>>>,
+    pool: PoolSlot<Pool<Manager>>,
     db: SfDatabase,
 }
 
@@ -69,7 +69,7 @@ impl Pooled<SfSession> {
             .test_on_check_out(false)
             .build_unchecked(Manager { db: db.clone() });
         let connector = Pooled::new(SfSession {
-            pool: std::sync::RwLock::new(Some(pool)),
+            pool: PoolSlot::new(pool, options.target()),
             db,
         });
         connector.session().ping().await?;
@@ -132,14 +132,7 @@ impl SfSession {
     }
 
     fn pool(&self) -> Result<Pool<Manager>> {
-        self.pool
-            .read()
-            .ok()
-            .and_then(|g| g.clone())
-            .ok_or_else(|| Error::Connection {
-                target: self.target(),
-                message: "the connector was disconnected".into(),
-            })
+        self.pool.get()
     }
 
     /// A query's rows as text, on `conn` (blocking thread).
@@ -479,26 +472,12 @@ impl Session for SfSession {
     }
 
     async fn disconnect(&self) -> Result<()> {
-        if let Ok(mut g) = self.pool.write() {
-            g.take();
-        }
+        self.pool.close();
         Ok(())
     }
 
     fn pool_status(&self) -> PoolStatus {
-        match self.pool() {
-            Ok(p) => {
-                let s = p.state();
-                PoolStatus {
-                    connections: s.connections,
-                    idle: s.idle_connections,
-                }
-            }
-            Err(_) => PoolStatus {
-                connections: 0,
-                idle: 0,
-            },
-        }
+        self.pool.status()
     }
 }
 
