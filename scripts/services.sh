@@ -94,6 +94,58 @@ ensure_fakesnow() {
   export VP_SNOWFLAKE_URL="snowflake://test:test@fakesnow/VP_TEST/PUBLIC?protocol=http&host=127.0.0.1&port=$port"
 }
 
+# Ends the bqemulator with process id $1 and removes its folder $2; never fails, as EXIT traps run under set -e.
+_vp_stop_bqemulator() {
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+  rm -rf "$2" || true
+}
+
+# BigQuery: tests use VP_BIGQUERY_URL. Unless it is set, run the emulator bqemulator (REST and the
+# Storage gRPC API) on two free local ports until the calling shell exits.
+ensure_bqemulator() {
+  [ -n "${VP_BIGQUERY_URL:-}" ] && return 0
+  local venv="${VP_VENV_DIR:-$HOME/.cache/vibe-piper/venvs}/bqemulator"
+  # duckdb 2 downloads the spatial extension when it starts, so pin the one whose extension ships as a package
+  _vp_venv "$venv" "bqemulator==1.4.0" "duckdb==1.5.5" "duckdb-extension-spatial==1.5.5" numpy || return 1
+  local extension
+  extension="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/duckdb_extension_spatial/extensions/v1.5.5/spatial.duckdb_extension" || return 1
+  if [ ! -f "$extension" ]; then
+    echo "duckdb-extension-spatial has no $extension" >&2
+    return 1
+  fi
+
+  local rest_port grpc_port run_dir pid code=""
+  rest_port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')" || return 1
+  grpc_port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')" || return 1
+  if [ "$grpc_port" = "$rest_port" ]; then
+    grpc_port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')" || return 1
+  fi
+  # duckdb looks for extensions under HOME, so give it a home of its own that goes with it
+  run_dir="$(mktemp -d "${TMPDIR:-/tmp}/vp-bqemulator.XXXXXX")" || return 1
+  mkdir -p "$run_dir/home/.duckdb/extensions/v1.5.5/linux_amd64" || return 1
+  cp "$extension" "$run_dir/home/.duckdb/extensions/v1.5.5/linux_amd64/" || return 1
+  HOME="$run_dir/home" "$venv/bin/bqemulator" start --rest-host 127.0.0.1 --rest-port "$rest_port" \
+    --grpc-host 127.0.0.1 --grpc-port "$grpc_port" --project test-project </dev/null >"$run_dir/bqemulator.log" 2>&1 &
+  pid=$!
+  _vp_on_exit "_vp_stop_bqemulator $pid '$run_dir'"
+  for _ in $(seq 1 900); do
+    code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$rest_port/bigquery/v2/projects/test-project/datasets" || true)"
+    [ "$code" = 200 ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  if [ "$code" != 200 ]; then
+    echo "bqemulator did not start on port $rest_port (last answer: ${code:-none}); its log:" >&2
+    cat "$run_dir/bqemulator.log" >&2
+    return 1
+  fi
+  export VP_BQ_REST_PORT="$rest_port"
+  export VP_BQ_GRPC_PORT="$grpc_port"
+  export VP_BQ_LOG="$run_dir/bqemulator.log"
+  export VP_BIGQUERY_URL="bigquery://test-project/vp_test?endpoint=http://127.0.0.1:$rest_port&grpc_endpoint=http://127.0.0.1:$grpc_port"
+}
+
 # ADBC Snowflake driver: tests load the shared library at VP_SNOWFLAKE_DRIVER. Unless it is set,
 # take the one that the Python package adbc-driver-snowflake ships.
 ensure_adbc_snowflake() {

@@ -267,6 +267,21 @@ async fn errors_are_classified_and_hide_the_password() {
         .await
         .unwrap_err();
     assert!(e.code().is_some(), "t is not in PUBLIC: {e:?}");
+    // A query tag is set on every connection.
+    let tagged = vibe_piper::connector::snowflake::SnowflakeConnector::connect(
+        &ns.url("query_tag=vp_tag&request_timeout=20s"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        rows(
+            &tagged
+                .fetch_all("SELECT COUNT(*) FROM t", &[])
+                .await
+                .unwrap()
+        ),
+        vec!["0"]
+    );
     let e = ns.connector.execute("SELEC 1", &[]).await.unwrap_err();
     assert!(matches!(e, Error::Syntax { .. }), "{e:?}");
     let e = ns
@@ -293,6 +308,21 @@ async fn errors_are_classified_and_hide_the_password() {
         "{err}"
     );
     assert!(!err.contains(":test@"), "{err}");
+    // Nothing listening: a connection error at once, naming the endpoint, not a pool timeout.
+    let started = std::time::Instant::now();
+    let err = vibe_piper::connector::snowflake::SnowflakeConnector::connect(
+        "snowflake://test:s3cret@fakesnow/VP_TEST/PUBLIC?protocol=http&host=127.0.0.1&port=9&request_timeout=2s&login_timeout=3s",
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::Connection { .. }), "{err:?}");
+    assert!(err.to_string().contains("127.0.0.1:9"), "{err}");
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(25),
+        "{:?}",
+        started.elapsed()
+    );
     // No driver where the URL says: the message says how to install it.
     let err = Engine::builder()
         .build()

@@ -57,6 +57,10 @@ impl Pooled<SfSession> {
     pub(crate) async fn from_options(options: Arc<SfOptions>) -> Result<Self> {
         let opts = options.clone();
         let db = blocking(move || SfDatabase::open(opts)).await?;
+        // The first connection is made here, so a wrong account, endpoint or password is
+        // its own error now rather than a pool timeout later.
+        let manager = Manager { db: db.clone() };
+        let first = bb8::ManageConnection::connect(&manager).await?;
         let p = &options.pool;
         let pool = Pool::builder()
             .max_size(p.pool_size.max(1))
@@ -67,7 +71,10 @@ impl Pooled<SfSession> {
             // A check per checkout is a round trip to Snowflake; a broken connection fails its
             // statement instead, and reads are retried on a new one.
             .test_on_check_out(false)
-            .build_unchecked(Manager { db: db.clone() });
+            // A connection that cannot be made is the caller's error at once, not a timeout.
+            .retry_connection(false)
+            .build_unchecked(manager);
+        let _ = pool.add(first);
         let connector = Pooled::new(SfSession {
             pool: PoolSlot::new(pool, options.target()),
             db,

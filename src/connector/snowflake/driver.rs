@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use adbc_core::error::Status;
-use adbc_core::options::{AdbcVersion, OptionDatabase, OptionValue};
-use adbc_core::{Connection, Database, Driver, Statement};
+use adbc_core::options::{AdbcVersion, OptionDatabase, OptionStatement, OptionValue};
+use adbc_core::{Connection, Database, Driver, Optionable, Statement};
 use adbc_driver_manager::{ManagedConnection, ManagedDatabase, ManagedDriver, ManagedStatement};
 use arrow::record_batch::{RecordBatch, RecordBatchReader};
 
@@ -241,6 +241,7 @@ impl SfDatabase {
         let mut conn = SfConn {
             conn,
             secret: secret.map(str::to_string),
+            query_tag: None,
             discard: Arc::new(AtomicBool::new(false)),
         };
         // The stage bulk loads go through, made now so that a load inside a transaction
@@ -252,12 +253,7 @@ impl SfDatabase {
         ) {
             log::warn!("snowflake: no load stage ({e}); bulk loads will fail");
         }
-        if let Some(tag) = &self.options.query_tag {
-            conn.execute_blocking(
-                &format!("ALTER SESSION SET QUERY_TAG = {}", quote_literal(tag)),
-                None,
-            )?;
-        }
+        conn.query_tag = self.options.query_tag.clone();
         Ok(conn)
     }
 }
@@ -271,6 +267,8 @@ pub(crate) fn quote_literal(s: &str) -> String {
 pub struct SfConn {
     conn: ManagedConnection,
     secret: Option<String>,
+    /// The `QUERY_TAG` every statement carries (a statement option of the driver).
+    query_tag: Option<String>,
     discard: Arc<AtomicBool>,
 }
 
@@ -287,6 +285,13 @@ impl SfConn {
 
     fn statement(&mut self, sql: &str, params: Option<RecordBatch>) -> Result<ManagedStatement> {
         let mut stmt = self.conn.new_statement().map_err(|e| self.err(e))?;
+        if let Some(tag) = &self.query_tag {
+            stmt.set_option(
+                OptionStatement::Other("adbc.snowflake.statement.query_tag".into()),
+                OptionValue::String(tag.clone()),
+            )
+            .map_err(|e| self.err(e))?;
+        }
         stmt.set_sql_query(sql).map_err(|e| self.err(e))?;
         if let Some(p) = params {
             stmt.bind(p).map_err(|e| self.err(e))?;
@@ -345,6 +350,7 @@ impl SfConn {
         SfConn {
             conn: self.conn.clone(),
             secret: self.secret.clone(),
+            query_tag: self.query_tag.clone(),
             discard: self.discard.clone(),
         }
     }

@@ -14,6 +14,7 @@
 //! | `query_tag` | none | the `QUERY_TAG` of every statement |
 //! | `driver` | see below | the driver library |
 //! | `request_timeout` | the driver's | how long one request may take (`30s`) |
+//! | `login_timeout` | the driver's | how long logging in may take, retries included |
 //! | `chunk_rows` | none | split each partition into queries of this many key values |
 //! | `pool_size`, `acquire_timeout`, ... | see `PoolOptions` | the pool the source and connector share |
 //!

@@ -58,6 +58,8 @@ pub(crate) struct SfOptions {
     pub(crate) driver: Option<PathBuf>,
     /// How long one request to Snowflake may take (`request_timeout`, driver default).
     pub(crate) request_timeout: Option<String>,
+    /// How long logging in may take, retries included (`login_timeout`, driver default).
+    pub(crate) login_timeout: Option<String>,
     /// Rows per chunk query of a partitioned scan.
     pub(crate) chunk_rows: i64,
     /// The connector's and readers' pool.
@@ -136,6 +138,9 @@ impl SfOptions {
         let request_timeout = options.parse("request_timeout", "a duration like 30s", |v| {
             crate::connector::executor::parse_duration(v).map(|_| v.to_string())
         })?;
+        let login_timeout = options.parse("login_timeout", "a duration like 30s", |v| {
+            crate::connector::executor::parse_duration(v).map(|_| v.to_string())
+        })?;
         let chunk_rows = options
             .positive("chunk_rows")?
             .unwrap_or(DEFAULT_CHUNK_ROWS);
@@ -174,6 +179,7 @@ impl SfOptions {
             query_tag,
             driver,
             request_timeout,
+            login_timeout,
             chunk_rows,
             pool,
             redacted,
@@ -222,6 +228,9 @@ impl SfOptions {
         }
         if let Some(t) = &self.request_timeout {
             set("adbc.snowflake.sql.client_option.request_timeout", t);
+        }
+        if let Some(t) = &self.login_timeout {
+            set("adbc.snowflake.sql.client_option.login_timeout", t);
         }
         // Nanosecond timestamps wrap after 2262; microseconds are what Arrow columns here hold.
         set(
