@@ -44,11 +44,27 @@ _vp_on_exit() {
   trap -- "${existing:+$existing; }$1" EXIT
 }
 
-# Ends the fakesnow with process id $1 and removes its folder $2; never fails, as EXIT traps run under set -e.
-_vp_stop_fakesnow() {
+# Ends the emulator with process id $1 and removes its folder $2; never fails, as EXIT traps run under set -e.
+_vp_stop_service() {
   kill "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
   rm -rf "$2" || true
+}
+
+# Waits up to $4 tenths of a second for `curl URL` ($3, then curl options in $6...) to answer
+# HTTP $5, while the process $2 lives; otherwise prints the log of $1 (NAME:LOG) and fails.
+_vp_wait_http() {
+  local name="${1%%:*}" log="${1#*:}" pid="$2" url="$3" tries="$4" want="$5" code=""
+  shift 5
+  for _ in $(seq 1 "$tries"); do
+    code="$(curl -s -o /dev/null -w '%{http_code}' "$@" "$url" || true)"
+    [ "$code" = "$want" ] && return 0
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "$name did not start at $url (last answer: ${code:-none}); its log:" >&2
+  cat "$log" >&2
+  return 1
 }
 
 # Snowflake: tests use VP_SNOWFLAKE_URL. Unless it is set, run the emulator fakesnow, patched with
@@ -70,35 +86,18 @@ ensure_fakesnow() {
     patch -p1 -N -s -f --no-backup-if-mismatch -d "$site" <"$patch_file" || return 1
   fi
 
-  local port run_dir pid code=""
+  local port run_dir pid
   port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')" || return 1
   # fakesnow keeps its stages under TMPDIR, so give it a folder of its own that goes with it
   run_dir="$(mktemp -d "${TMPDIR:-/tmp}/vp-fakesnow.XXXXXX")" || return 1
   TMPDIR="$run_dir" "$venv/bin/fakesnow" -s --host 127.0.0.1 -p "$port" </dev/null >"$run_dir/fakesnow.log" 2>&1 &
   pid=$!
-  _vp_on_exit "_vp_stop_fakesnow $pid '$run_dir'"
+  _vp_on_exit "_vp_stop_service $pid '$run_dir'"
   # without a session token the server answers 401 once it is up
-  for _ in $(seq 1 600); do
-    code="$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$port/session" || true)"
-    [ "$code" = 401 ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [ "$code" != 401 ]; then
-    echo "fakesnow did not start on port $port (last answer: ${code:-none}); its log:" >&2
-    cat "$run_dir/fakesnow.log" >&2
-    return 1
-  fi
+  _vp_wait_http "fakesnow:$run_dir/fakesnow.log" "$pid" "http://127.0.0.1:$port/session" 600 401 -X POST || return 1
   export VP_FAKESNOW_PORT="$port"
   export VP_FAKESNOW_LOG="$run_dir/fakesnow.log"
   export VP_SNOWFLAKE_URL="snowflake://test:test@fakesnow/VP_TEST/PUBLIC?protocol=http&host=127.0.0.1&port=$port"
-}
-
-# Ends the bqemulator with process id $1 and removes its folder $2; never fails, as EXIT traps run under set -e.
-_vp_stop_bqemulator() {
-  kill "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-  rm -rf "$2" || true
 }
 
 # BigQuery: tests use VP_BIGQUERY_URL. Unless it is set, run the emulator bqemulator (REST and the
@@ -115,7 +114,7 @@ ensure_bqemulator() {
     return 1
   fi
 
-  local rest_port grpc_port run_dir pid code=""
+  local rest_port grpc_port run_dir pid
   rest_port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')" || return 1
   grpc_port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')" || return 1
   if [ "$grpc_port" = "$rest_port" ]; then
@@ -128,18 +127,9 @@ ensure_bqemulator() {
   HOME="$run_dir/home" "$venv/bin/bqemulator" start --rest-host 127.0.0.1 --rest-port "$rest_port" \
     --grpc-host 127.0.0.1 --grpc-port "$grpc_port" --project test-project </dev/null >"$run_dir/bqemulator.log" 2>&1 &
   pid=$!
-  _vp_on_exit "_vp_stop_bqemulator $pid '$run_dir'"
-  for _ in $(seq 1 900); do
-    code="$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$rest_port/bigquery/v2/projects/test-project/datasets" || true)"
-    [ "$code" = 200 ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [ "$code" != 200 ]; then
-    echo "bqemulator did not start on port $rest_port (last answer: ${code:-none}); its log:" >&2
-    cat "$run_dir/bqemulator.log" >&2
-    return 1
-  fi
+  _vp_on_exit "_vp_stop_service $pid '$run_dir'"
+  _vp_wait_http "bqemulator:$run_dir/bqemulator.log" "$pid" \
+    "http://127.0.0.1:$rest_port/bigquery/v2/projects/test-project/datasets" 900 200 || return 1
   export VP_BQ_REST_PORT="$rest_port"
   export VP_BQ_GRPC_PORT="$grpc_port"
   export VP_BQ_LOG="$run_dir/bqemulator.log"

@@ -152,19 +152,7 @@ impl SfSession {
         let mut c = conn.shallow();
         let sql = sql.to_string();
         let params = types::params_batch(params)?;
-        blocking(move || {
-            let (reader, _) = c.query_blocking(&sql, params)?;
-            let batches = reader
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| Error::Source {
-                    backend: "snowflake",
-                    code: None,
-                    message: e.to_string(),
-                    retryable: false,
-                })?;
-            text_rows(&batches)
-        })
-        .await
+        blocking(move || text_rows(&c.collect_blocking(&sql, params)?)).await
     }
 
     /// A query's rows as text, on a pooled connection.
@@ -276,12 +264,7 @@ fn stream(
             let (reader, cancel) = conn.query_blocking(&sql, params)?;
             let mut draining = false;
             for batch in reader {
-                let batch = batch.map_err(|e| Error::Source {
-                    backend: "snowflake",
-                    code: None,
-                    message: e.to_string(),
-                    retryable: false,
-                })?;
+                let batch = batch?;
                 if draining {
                     continue;
                 }

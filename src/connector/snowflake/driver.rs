@@ -299,21 +299,22 @@ impl SfConn {
         Ok(stmt)
     }
 
-    /// Runs a query; its batches arrive from the returned reader (and a handle that cancels
-    /// the statement from another thread).
+    /// Runs a query; its batches arrive from the returned iterator (errors scrubbed of the
+    /// password), with a handle that cancels the statement from another thread.
     pub(crate) fn query_blocking(
         &mut self,
         sql: &str,
         params: Option<RecordBatch>,
-    ) -> Result<(Box<dyn RecordBatchReader + Send>, Canceller)> {
+    ) -> Result<(SfRows, Canceller)> {
         let mut stmt = self.statement(sql, params)?;
         let cancel = Canceller(Arc::new(stmt.get_cancel_handle()));
         let reader = stmt.execute().map_err(|e| self.err(e))?;
         Ok((
-            Box::new(StmtReader {
+            SfRows {
                 reader,
+                secret: self.secret.clone(),
                 _stmt: stmt,
-            }),
+            },
             cancel,
         ))
     }
@@ -330,18 +331,13 @@ impl SfConn {
     }
 
     /// Every batch of a query, collected (catalog queries: a few rows).
-    pub(crate) fn collect_blocking(&mut self, sql: &str) -> Result<Vec<RecordBatch>> {
-        let (reader, _) = self.query_blocking(sql, None)?;
-        reader.map(|b| b.map_err(|e| self.err_arrow(e))).collect()
-    }
-
-    fn err_arrow(&self, e: arrow::error::ArrowError) -> Error {
-        Error::Source {
-            backend: "snowflake",
-            code: None,
-            message: scrub(&e.to_string(), self.secret.as_deref()),
-            retryable: false,
-        }
+    pub(crate) fn collect_blocking(
+        &mut self,
+        sql: &str,
+        params: Option<RecordBatch>,
+    ) -> Result<Vec<RecordBatch>> {
+        let (rows, _) = self.query_blocking(sql, params)?;
+        rows.collect()
     }
 
     /// Another handle on the same connection, for a call on a blocking thread while the
@@ -372,22 +368,22 @@ impl Canceller {
     }
 }
 
-/// A result reader that keeps its statement alive.
-struct StmtReader {
+/// The batches of one statement's result, as this crate's errors; keeps its statement alive.
+pub(crate) struct SfRows {
     reader: Box<dyn RecordBatchReader + Send>,
+    secret: Option<String>,
     _stmt: ManagedStatement,
 }
 
-impl Iterator for StmtReader {
-    type Item = std::result::Result<RecordBatch, arrow::error::ArrowError>;
+impl Iterator for SfRows {
+    type Item = Result<RecordBatch>;
     fn next(&mut self) -> Option<Self::Item> {
-        self.reader.next()
-    }
-}
-
-impl RecordBatchReader for StmtReader {
-    fn schema(&self) -> arrow::datatypes::SchemaRef {
-        self.reader.schema()
+        Some(self.reader.next()?.map_err(|e| Error::Source {
+            backend: "snowflake",
+            code: None,
+            message: scrub(&e.to_string(), self.secret.as_deref()),
+            retryable: false,
+        }))
     }
 }
 
@@ -408,7 +404,7 @@ impl bb8::ManageConnection for Manager {
 
     async fn is_valid(&self, conn: &mut SfConn) -> Result<()> {
         let mut c = conn.shallow();
-        blocking(move || c.collect_blocking("SELECT 1").map(|_| ())).await
+        blocking(move || c.collect_blocking("SELECT 1", None).map(|_| ())).await
     }
 
     fn has_broken(&self, conn: &mut SfConn) -> bool {

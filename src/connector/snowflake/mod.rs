@@ -38,14 +38,13 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::record_batch::RecordBatch;
 use async_trait::async_trait;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown as P};
 use datafusion::sql::unparser::dialect::{Dialect, SnowflakeDialect};
 
 use super::pushdown::{classify, PushdownRules};
 use super::{key_bound, range_partitions, PartitionPlan, Source, TableMeta};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::read::{
     limit_and_count, spawn_reader, BatchReceiver, ReadMetrics, ScanReader, ScanRequest,
 };
@@ -168,12 +167,12 @@ impl Source for SnowflakeSource {
 
     async fn table_meta(&self, schema: &str, table: &str) -> Result<Option<TableMeta>> {
         let session = self.session();
-        let conn = session.acquire_conn().await?;
+        let conn = crate::connector::Session::acquire(session).await?;
         let Some((s, t)) = session.resolve_on(&conn, Some(schema), table).await? else {
             return Ok(None);
         };
         let cols = session.columns_on(&conn, &s, &t).await?;
-        let key = primary_key(session, &conn, &s, &t, &cols).await;
+        let key = primary_key(&conn, &s, &t, &cols).await;
         let columns = connector::columns_to_specs(&cols);
         let key_column = key.and_then(|k| {
             columns
@@ -255,16 +254,9 @@ impl Source for SnowflakeSource {
     }
 }
 
-impl SfSession {
-    async fn acquire_conn(&self) -> Result<SfPoolConn> {
-        crate::connector::Session::acquire(self).await
-    }
-}
-
 /// The table's primary key when it is one integer column (Snowflake keeps the constraint as
 /// information, without enforcing it). Any failure means no key: the scan is not split.
 async fn primary_key(
-    session: &SfSession,
     conn: &SfPoolConn,
     schema: &str,
     table: &str,
@@ -274,20 +266,12 @@ async fn primary_key(
         "SHOW PRIMARY KEYS IN TABLE {}",
         connector::quoted(schema, table)
     );
-    let c: &driver::SfConn = conn;
-    let mut shallow = c.shallow();
-    let rows = driver::blocking(move || {
-        let (reader, _) = shallow.query_blocking(&sql, None)?;
-        let batches: Vec<RecordBatch> = reader
-            .collect::<std::result::Result<_, _>>()
-            .map_err(|e| Error::Config(e.to_string()))?;
-        Ok(batches)
-    })
-    .await
-    .ok()?;
-    let _ = session;
+    let mut c = conn.shallow();
+    let batches = driver::blocking(move || c.collect_blocking(&sql, None))
+        .await
+        .ok()?;
     let mut names = vec![];
-    for b in &rows {
+    for b in &batches {
         let idx = b
             .schema()
             .fields()
@@ -341,23 +325,8 @@ impl ScanReader for SfReader {
                         let waiting = Instant::now();
                         let Some(batch) = reader.next() else { break };
                         metrics.wait.add_duration(waiting.elapsed());
-                        let batch = batch.map_err(|e| Error::Source {
-                            backend: "snowflake",
-                            code: None,
-                            message: e.to_string(),
-                            retryable: false,
-                        })?;
                         let converting = Instant::now();
-                        let batch = if request.columns.is_empty() {
-                            RecordBatch::try_new_with_options(
-                                request.schema.clone(),
-                                vec![],
-                                &arrow::record_batch::RecordBatchOptions::new()
-                                    .with_row_count(Some(batch.num_rows())),
-                            )?
-                        } else {
-                            types::conform(&batch, &request.columns, &request.schema)?
-                        };
+                        let batch = types::conform(&batch?, &request.columns, &request.schema)?;
                         metrics.convert.add_duration(converting.elapsed());
                         let mut offset = 0;
                         while offset < batch.num_rows() && remaining != Some(0) {

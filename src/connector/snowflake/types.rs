@@ -161,6 +161,14 @@ pub fn conform(
     columns: &[ColumnSpec],
     schema: &SchemaRef,
 ) -> Result<RecordBatch> {
+    // A scan that needs no columns (`count(*)`) selects a constant: only the rows count.
+    if columns.is_empty() {
+        return Ok(RecordBatch::try_new_with_options(
+            schema.clone(),
+            vec![],
+            &RecordBatchOptions::new().with_row_count(Some(batch.num_rows())),
+        )?);
+    }
     if batch.num_columns() != columns.len() {
         return Err(Error::Source {
             backend: "snowflake",
