@@ -9,6 +9,8 @@ ensure_mysql
 # The Snowflake emulator and the ADBC driver, each in a virtualenv of its own.
 ensure_fakesnow
 ensure_adbc_snowflake
+# The BigQuery emulator (REST and the Storage API), in a virtualenv of its own.
+ensure_bqemulator
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi

@@ -4,6 +4,8 @@
 //! The provider layer talks to a backend only through the small [`Source`] trait (in the style
 //! of `object_store::ObjectStore`); adding a backend means one new folder here.
 
+#[cfg(feature = "bigquery")]
+pub mod bigquery;
 pub mod executor;
 pub mod file;
 #[cfg(feature = "mysql")]
@@ -40,6 +42,8 @@ fn builtin_backends() -> Vec<Arc<dyn Backend>> {
         Arc::new(sqlite::SqliteBackend),
         #[cfg(feature = "snowflake")]
         Arc::new(snowflake::SnowflakeBackend),
+        #[cfg(feature = "bigquery")]
+        Arc::new(bigquery::BigQueryBackend),
         Arc::new(file::FileBackend),
     ]
 }
@@ -117,6 +121,27 @@ pub struct PartitionPlan {
     pub method: String,
 }
 
+/// A scan a backend plans itself, for sources whose tables are not read by SQL chunk queries
+/// (BigQuery's read sessions): what each partition reads, in its reader's terms, and the
+/// reader.
+pub struct ScanPlan {
+    /// `partitions[i]` lists what partition `i` reads, one item after the other.
+    pub partitions: Vec<Vec<String>>,
+    /// How the scan was split and what it pushed, for EXPLAIN.
+    pub method: String,
+    /// The reader of this scan's items.
+    pub reader: Arc<dyn crate::read::ScanReader>,
+}
+
+impl Debug for ScanPlan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScanPlan")
+            .field("partitions", &self.partitions)
+            .field("method", &self.method)
+            .finish_non_exhaustive()
+    }
+}
+
 /// A consistent view shared by every connection of one scan: statements to run on each
 /// connection before its query, and an owner that keeps the view alive while it is held.
 pub struct Snapshot {
@@ -164,6 +189,20 @@ pub trait Source: Debug + Send + Sync + 'static {
     }
     /// Splits a scan into `target` partitions (fewer when the table is small or cannot be split).
     async fn plan_partitions(&self, meta: &TableMeta, target: usize) -> Result<PartitionPlan>;
+    /// Plans a scan of `columns` with the pushed `filters` and `limit` in at most `target`
+    /// partitions, for a source that does not read by SQL chunks; `None` (the default): the
+    /// scan sends the unparsed SQL of each chunk of [`Source::plan_partitions`].
+    async fn plan_scan(
+        &self,
+        meta: &TableMeta,
+        columns: &[ColumnSpec],
+        filters: &[Expr],
+        limit: Option<usize>,
+        target: usize,
+    ) -> Result<Option<ScanPlan>> {
+        let _ = (meta, columns, filters, limit, target);
+        Ok(None)
+    }
     /// Starts a snapshot that every partition's connection imports, where the source has one.
     async fn snapshot(&self) -> Result<Option<Snapshot>> {
         Ok(None)

@@ -20,7 +20,7 @@ use futures::TryStreamExt;
 use tokio::sync::OnceCell;
 
 use crate::connector::Source;
-use crate::read::{ReadMetrics, ScanRequest};
+use crate::read::{ReadMetrics, ScanReader, ScanRequest};
 use crate::schema::{schema_of, ColumnSpec};
 
 /// Statements and owner of a snapshot shared by all partitions of one scan.
@@ -39,6 +39,7 @@ pub struct RemoteScanExec {
     properties: Arc<PlanProperties>,
     metrics: ExecutionPlanMetricsSet,
     snapshot: Arc<OnceCell<SharedSnapshot>>,
+    reader: Option<Arc<dyn ScanReader>>,
 }
 
 impl fmt::Debug for RemoteScanExec {
@@ -78,7 +79,15 @@ impl RemoteScanExec {
             properties,
             metrics: ExecutionPlanMetricsSet::new(),
             snapshot: Arc::new(OnceCell::new()),
+            reader: None,
         }
+    }
+
+    /// Reads with `reader` instead of the source's own (a scan its source planned itself,
+    /// see [`Source::plan_scan`]).
+    pub fn with_reader(mut self, reader: Arc<dyn ScanReader>) -> Self {
+        self.reader = Some(reader);
+        self
     }
 
     /// The SQL each partition sends, chunk by chunk.
@@ -184,7 +193,7 @@ impl ExecutionPlan for RemoteScanExec {
         let snapshot = self.snapshot.clone();
         let schema = self.schema.clone();
         let columns = self.columns.clone();
-        let reader = source.reader();
+        let reader = self.reader.clone().unwrap_or_else(|| source.reader());
         let decodes = reader.decodes_itself();
         let metrics = ReadMetrics {
             rows: MetricBuilder::new(&self.metrics).counter("source_rows", partition),

@@ -128,6 +128,24 @@ impl TableProvider for RemoteTable {
             .map(|i| self.meta.columns[*i].clone())
             .collect();
         let target = state.config().target_partitions();
+        if let Some(plan) = self
+            .source
+            .plan_scan(&self.meta, &columns, &pushed, limit, target)
+            .await
+            .map_err(|e| e.into_datafusion())?
+        {
+            return Ok(Arc::new(
+                RemoteScanExec::new(
+                    self.source.clone(),
+                    columns,
+                    plan.partitions,
+                    plan.method,
+                    limit,
+                    self.options.batch_size,
+                )
+                .with_reader(plan.reader),
+            ));
+        }
         let plan = self
             .source
             .plan_partitions(&self.meta, target)

@@ -584,3 +584,252 @@ pub async fn analyzed_scan(engine: &Engine, sql: &str) -> String {
         .unwrap_or_else(|| panic!("no scan in {out}"))
         .to_string()
 }
+
+/// The BigQuery URL the tests use: `scripts/test.sh` starts the bqemulator emulator and sets it.
+pub fn bigquery_url() -> url::Url {
+    let u = std::env::var("VP_BIGQUERY_URL").expect(
+        "VP_BIGQUERY_URL is not set: run the tests with `bash scripts/test.sh`, which starts \
+         the bqemulator emulator, or point it at a BigQuery project",
+    );
+    url::Url::parse(&u).expect("VP_BIGQUERY_URL is a URL")
+}
+
+/// Whether the BigQuery under test is the emulator (some assertions need the real service).
+pub fn bigquery_is_emulator() -> bool {
+    bigquery_url().query_pairs().any(|(k, _)| k == "endpoint")
+}
+
+pub struct BigQueryFixture;
+
+pub struct BigQueryNamespace {
+    /// The dataset that holds the test's tables.
+    pub dataset: String,
+    pub connector: vibe_piper::connector::bigquery::BigQueryConnector,
+}
+
+/// An Arrow type for a column type of the conformance suite's DDL.
+fn bigquery_ddl_type(ty: &str) -> arrow::datatypes::DataType {
+    use arrow::datatypes::{DataType, TimeUnit};
+    let t = ty.trim().to_ascii_uppercase();
+    match t.split('(').next().unwrap_or("").trim() {
+        "BIGINT" | "INT64" | "INTEGER" | "INT" => DataType::Int64,
+        "TEXT" | "STRING" | "VARCHAR" => DataType::Utf8,
+        "DOUBLE" | "FLOAT64" => DataType::Float64,
+        "BOOL" | "BOOLEAN" => DataType::Boolean,
+        "DATE" => DataType::Date32,
+        "NUMERIC" => DataType::Decimal128(12, 2),
+        "DATETIME" | "TIMESTAMP" => DataType::Timestamp(TimeUnit::Microsecond, None),
+        "BYTES" => DataType::Binary,
+        other => panic!("no BigQuery type for `{other}` in the test DDL"),
+    }
+}
+
+/// Splits at commas outside parentheses and quotes.
+fn split_top(defs: &str) -> Vec<String> {
+    let (mut out, mut cur, mut depth, mut quote) = (vec![], String::new(), 0, None::<char>);
+    for ch in defs.chars() {
+        match (quote, ch) {
+            (None, '"' | '`' | '\'') => quote = Some(ch),
+            (Some(q), c) if c == q => quote = None,
+            (None, '(') => depth += 1,
+            (None, ')') => depth -= 1,
+            (None, ',') if depth == 0 => {
+                out.push(cur.trim().to_string());
+                cur.clear();
+                continue;
+            }
+            _ => {}
+        }
+        cur.push(ch);
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur.trim().to_string());
+    }
+    out
+}
+
+fn unquote(name: &str) -> String {
+    name.trim()
+        .trim_matches(|c| c == '"' || c == '`')
+        .to_string()
+}
+
+/// The suite's SQL as GoogleSQL: `"name"` as `` `name` ``, and backslashes in string literals
+/// escaped (GoogleSQL reads `\` as an escape).
+pub fn google_sql(sql: &str) -> String {
+    let mut out = String::new();
+    let mut quote: Option<char> = None;
+    for ch in sql.chars() {
+        match (quote, ch) {
+            (None, '"') => {
+                quote = Some('"');
+                out.push('`');
+            }
+            (Some('"'), '"') => {
+                quote = None;
+                out.push('`');
+            }
+            (None, '\'') => {
+                quote = Some('\'');
+                out.push(ch);
+            }
+            (Some('\''), '\'') => {
+                quote = None;
+                out.push(ch);
+            }
+            (Some('\''), '\\') => out.push_str("\\\\"),
+            _ => out.push(ch),
+        }
+    }
+    out
+}
+
+impl BigQueryNamespace {
+    pub async fn new(test: &str) -> Self {
+        use vibe_piper::connector::Executor;
+        let dataset = format!("vp_{test}").to_ascii_lowercase();
+        let base =
+            vibe_piper::connector::bigquery::BigQueryConnector::connect(bigquery_url().as_str())
+                .await
+                .expect("BigQuery reachable");
+        // A dataset left by an earlier run goes first, with its tables.
+        for sql in [
+            format!("DROP SCHEMA IF EXISTS {dataset} CASCADE"),
+            format!("CREATE SCHEMA {dataset}"),
+        ] {
+            base.execute(&sql, &[])
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+        let connector = vibe_piper::connector::bigquery::BigQueryConnector::connect(
+            &Self::url_for(&dataset, ""),
+        )
+        .await
+        .expect("connect to the test dataset");
+        Self { dataset, connector }
+    }
+
+    pub fn url_for(dataset: &str, options: &str) -> String {
+        let mut u = bigquery_url();
+        u.set_path(&format!("/{dataset}"));
+        let mut text = u.to_string();
+        if !options.is_empty() {
+            text.push(if u.query().is_some() { '&' } else { '?' });
+            text.push_str(options);
+        }
+        text
+    }
+
+    /// Creates a table through the tables API (the emulator's DDL drifts types).
+    async fn create(&self, stmt: &str) {
+        use arrow::datatypes::{Field, Schema};
+        let open = stmt.find('(').expect("CREATE TABLE name (...)");
+        let name = unquote(stmt[..open].trim().rsplit(' ').next().unwrap());
+        let defs = &stmt[open + 1..stmt.rfind(')').unwrap()];
+        let fields: Vec<Field> = split_top(defs)
+            .iter()
+            .map(|d| {
+                let d = d.trim();
+                let (col, rest) = if d.starts_with('"') || d.starts_with('`') {
+                    let end = d[1..].find(['"', '`']).unwrap() + 1;
+                    (unquote(&d[..=end]), d[end + 1..].trim())
+                } else {
+                    let (c, r) = d.split_once(' ').unwrap();
+                    (c.to_string(), r.trim())
+                };
+                let key = rest.to_ascii_uppercase().contains("PRIMARY KEY");
+                let ty = rest
+                    .to_ascii_uppercase()
+                    .replace("PRIMARY KEY", "")
+                    .replace("NOT NULL", "");
+                Field::new(
+                    col,
+                    bigquery_ddl_type(&ty),
+                    !key && !rest.to_ascii_uppercase().contains("NOT NULL"),
+                )
+            })
+            .collect();
+        self.connector
+            .create_table(
+                &vibe_piper::connector::TableName::new(self.dataset.as_str(), name.as_str()),
+                &Schema::new(fields),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("{stmt}: {e}"));
+    }
+
+    /// Runs a query and returns its rows as text.
+    pub async fn text_rows(&self, sql: &str) -> Vec<String> {
+        use vibe_piper::connector::ExecutorExt;
+        let batches = self
+            .connector
+            .fetch_all(sql, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        rows(&batches)
+    }
+}
+
+#[async_trait]
+impl Fixture for BigQueryFixture {
+    async fn namespace(&self, test: &str) -> Arc<dyn Namespace> {
+        Arc::new(BigQueryNamespace::new(test).await)
+    }
+}
+
+#[async_trait]
+impl Namespace for BigQueryNamespace {
+    async fn exec(&self, sql: &str) {
+        use vibe_piper::connector::Executor;
+        for stmt in split_statements(sql) {
+            if stmt.to_ascii_uppercase().starts_with("CREATE TABLE") {
+                self.create(&stmt).await;
+                continue;
+            }
+            // The emulator ignores the default dataset: name it.
+            let stmt = match stmt.strip_prefix("INSERT INTO ") {
+                Some(rest) if !rest.split_whitespace().next().unwrap_or("").contains('.') => {
+                    format!("INSERT INTO {}.{rest}", self.dataset)
+                }
+                _ => stmt,
+            };
+            let stmt = google_sql(&stmt);
+            self.connector
+                .execute(&stmt, &[])
+                .await
+                .unwrap_or_else(|e| panic!("{}: {e}", stmt.chars().take(300).collect::<String>()));
+        }
+    }
+
+    fn url(&self, options: &str) -> String {
+        Self::url_for(&self.dataset, options)
+    }
+
+    fn ty(&self, t: Ty) -> &'static str {
+        match t {
+            Ty::BigInt => "INT64",
+            Ty::Int => "INT64",
+            Ty::Text => "STRING",
+            Ty::Double => "FLOAT64",
+            Ty::Bool => "BOOL",
+            Ty::Date => "DATE",
+            Ty::Decimal => "NUMERIC",
+            Ty::Timestamp3 => "DATETIME",
+        }
+    }
+
+    async fn cleanup(&self) {
+        use vibe_piper::connector::Executor;
+        let _ = self
+            .connector
+            .execute(
+                &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.dataset),
+                &[],
+            )
+            .await;
+    }
+
+    fn qualifier(&self) -> String {
+        self.dataset.clone()
+    }
+}

@@ -228,7 +228,11 @@ pub async fn partitioned_equals_unpartitioned(f: &dyn Fixture, test: &str, tiny_
     )
     .await;
     let plan = explain(&four, "SELECT * FROM src.big").await;
-    assert!(plan.contains("partitions=4"), "{plan}");
+    // A backend that cannot split a table this small (BigQuery gives a read session of under
+    // 1 MB one stream) passes no options; its own tests split larger tables.
+    if !tiny_chunks.is_empty() {
+        assert!(plan.contains("partitions=4"), "{plan}");
+    }
     for sql in [
         "SELECT * FROM src.big",
         "SELECT id, v FROM src.big WHERE v > 500",

@@ -1,5 +1,6 @@
 //! Integration tests against real services (PostgreSQL, SQLite files, Parquet files).
 
+mod bigquery;
 mod cancel;
 mod cli;
 mod common;
@@ -37,6 +38,10 @@ mod sqlite_conformance {
 
 mod snowflake_conformance {
     crate::conformance_suite!(crate::common::SnowflakeFixture, "chunk_rows=100");
+}
+
+mod bigquery_conformance {
+    crate::conformance_suite!(crate::common::BigQueryFixture, "");
 }
 
 mod postgres_connector {
