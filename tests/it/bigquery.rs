@@ -319,3 +319,453 @@ async fn read_session_streams_are_partitions() {
     );
     ns.cleanup().await;
 }
+
+/// `INSERT ... SELECT` from another source loads through the Storage Write API; `UPDATE` and
+/// `DELETE` through the engine run as query jobs with bound parameters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn engine_writes_through_storage_write_and_dml_jobs() {
+    let bq = BigQueryNamespace::new("engine_dml").await;
+    bq.exec("CREATE TABLE items (id INT64 PRIMARY KEY, name STRING, qty INT64)")
+        .await;
+    let pg = PgNamespace::new("bq_engine_dml_pg").await;
+    pg.exec(
+        "CREATE TABLE src_items (id int PRIMARY KEY, name text, qty int);
+         INSERT INTO src_items VALUES (1, 'apple', 3), (2, 'pear', NULL), (3, 'it''s', 5)",
+    )
+    .await;
+    let e = Engine::builder().build();
+    e.register_source("bq", &bq.url("")).await.unwrap();
+    e.register_source("pg", &pg.url("")).await.unwrap();
+    let plan = explain(
+        &e,
+        &format!(
+            "INSERT INTO bq.{}.items SELECT id, name, qty FROM pg.{}.src_items",
+            bq.dataset,
+            pg.qualifier()
+        ),
+    )
+    .await;
+    assert!(plan.contains("Storage Write API"), "{plan}");
+    let inserted = query(
+        &e,
+        &format!(
+            "INSERT INTO bq.{}.items SELECT id, name, qty FROM pg.{}.src_items",
+            bq.dataset,
+            pg.qualifier()
+        ),
+    )
+    .await;
+    assert_eq!(inserted, vec!["3"]);
+    let updated = query(
+        &e,
+        &format!(
+            "UPDATE bq.{}.items SET qty = 9 WHERE name = 'pear'",
+            bq.dataset
+        ),
+    )
+    .await;
+    assert_eq!(updated, vec!["1"]);
+    let deleted = query(
+        &e,
+        &format!("DELETE FROM bq.{}.items WHERE id = 1", bq.dataset),
+    )
+    .await;
+    assert_eq!(deleted, vec!["1"]);
+    assert_eq!(
+        query(
+            &e,
+            &format!("SELECT * FROM bq.{}.items ORDER BY id", bq.dataset)
+        )
+        .await,
+        vec!["2|pear|9", "3|it's|5"]
+    );
+    // A load that fails part-way leaves the table as it was.
+    let err = e
+        .sql_collect(&format!(
+            "INSERT INTO bq.{}.items SELECT id, name, CAST(100 / (id - 3) AS BIGINT) FROM pg.{}.src_items",
+            bq.dataset,
+            pg.qualifier()
+        ))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.to_lowercase().contains("divide by zero"), "{err}");
+    assert_eq!(
+        query(&e, &format!("SELECT count(*) FROM bq.{}.items", bq.dataset)).await,
+        vec!["2"]
+    );
+    bq.cleanup().await;
+    pg.cleanup().await;
+}
+
+/// The command line joins a BigQuery table with a PostgreSQL one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_federates_bigquery_and_postgres() {
+    let bq = BigQueryNamespace::new("cli").await;
+    bq.exec(
+        "CREATE TABLE orders (id INT64, customer_id INT64, total NUMERIC);
+         INSERT INTO orders VALUES (1, 1, 10.50), (2, 1, 4.25), (3, 2, 7.00)",
+    )
+    .await;
+    let pg = PgNamespace::new("bq_cli_pg").await;
+    pg.exec(
+        "CREATE TABLE customers (id int PRIMARY KEY, name text);
+         INSERT INTO customers VALUES (1, 'ada'), (2, 'bob')",
+    )
+    .await;
+    let sql = format!(
+        "SELECT c.name, sum(o.total) AS total FROM bq.{}.orders o JOIN pg.{}.customers c \
+         ON o.customer_id = c.id GROUP BY c.name ORDER BY c.name",
+        bq.dataset,
+        pg.qualifier()
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_vibe-piper"))
+        .args([
+            "sql",
+            "--source",
+            &format!("bq={}", bq.url("")),
+            "--source",
+            &format!("pg={}", pg.url("")),
+            "--format",
+            "csv",
+            &sql,
+        ])
+        .output()
+        .expect("run vibe-piper");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "name,total\nada,14.750000000\nbob,7.000000000"
+    );
+    bq.cleanup().await;
+    pg.cleanup().await;
+}
+
+/// A wrong endpoint is a connection error naming it; an unknown dataset or table says which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_endpoints_and_unknown_tables_say_what_to_check() {
+    let err = vibe_piper::connector::bigquery::BigQueryConnector::connect(
+        "bigquery://p/ds?endpoint=http://127.0.0.1:9&grpc_endpoint=http://127.0.0.1:9",
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, vibe_piper::Error::Connection { .. })
+            && err.to_string().contains("127.0.0.1:9"),
+        "{err}"
+    );
+    let ns = BigQueryNamespace::new("errors").await;
+    let e = engine(&ns, Engine::builder(), "").await;
+    let err = e
+        .sql("SELECT * FROM src.nope")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("nope"), "{err}");
+    let err = e
+        .sql_collect(&format!("SELECT * FROM src.{}_missing.t", ns.dataset))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("missing"), "{err}");
+    ns.cleanup().await;
+}
+
+/// A token endpoint and a REST endpoint of the test's own: the endpoint checks the JWT the
+/// service-account key signed (with `openssl`, against the key's public half) and issues a
+/// token; the REST endpoint answers only requests that carry it.
+struct FakeGoogle {
+    port: u16,
+    tokens_issued: Arc<std::sync::atomic::AtomicUsize>,
+    authorized: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+const ISSUED: &str = "vp-test-token-1";
+
+async fn fake_google(dir: &std::path::Path, email: &'static str) -> FakeGoogle {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let tokens_issued = Arc::new(AtomicUsize::new(0));
+    let authorized = Arc::new(AtomicUsize::new(0));
+    let (issued, seen) = (tokens_issued.clone(), authorized.clone());
+    let public = dir.join("public.pem");
+    let dir = dir.to_path_buf();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let (issued, seen, public, dir) =
+                (issued.clone(), seen.clone(), public.clone(), dir.clone());
+            tokio::spawn(async move {
+                let mut buf = vec![];
+                let mut chunk = [0u8; 8192];
+                // One request per connection (the reply closes it).
+                let (head, body) = loop {
+                    let n = socket.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).to_string();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let head = text[..end].to_string();
+                        let length = head
+                            .lines()
+                            .find_map(|l| {
+                                let (k, v) = l.split_once(':')?;
+                                k.eq_ignore_ascii_case("content-length")
+                                    .then(|| v.trim().parse::<usize>().ok())?
+                            })
+                            .unwrap_or(0);
+                        if buf.len() >= end + 4 + length {
+                            break (head, text[end + 4..end + 4 + length].to_string());
+                        }
+                    }
+                };
+                let path = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                let bearer = head.lines().find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("authorization")
+                        .then(|| v.trim().to_string())
+                });
+                let (status, reply) = if path == "/token" {
+                    token_reply(&body, &public, &dir, email, port, &issued)
+                } else if bearer.as_deref() != Some(&format!("Bearer {ISSUED}")) {
+                    (
+                        "401 Unauthorized",
+                        r#"{"error":{"code":401,"message":"Request had invalid authentication credentials.","status":"UNAUTHENTICATED"}}"#.to_string(),
+                    )
+                } else {
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    let reply = if path.contains("/queries") {
+                        r#"{"jobComplete":true,"jobReference":{"jobId":"job-1"},"schema":{"fields":[{"name":"f0_","type":"INTEGER"}]},"rows":[{"f":[{"v":"1"}]}],"totalRows":"1"}"#
+                    } else {
+                        r#"{"tables":[]}"#
+                    };
+                    ("200 OK", reply.to_string())
+                };
+                let response = format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                    reply.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            });
+        }
+    });
+    FakeGoogle {
+        port,
+        tokens_issued,
+        authorized,
+    }
+}
+
+/// Checks a JWT-bearer grant: the signature against the public key, the issuer, audience and
+/// scope; a token when all hold.
+fn token_reply(
+    body: &str,
+    public: &std::path::Path,
+    dir: &std::path::Path,
+    email: &str,
+    port: u16,
+    issued: &std::sync::atomic::AtomicUsize,
+) -> (&'static str, String) {
+    use base64::Engine as _;
+    let refuse = |why: &str| {
+        (
+            "400 Bad Request",
+            format!(r#"{{"error":"invalid_grant","error_description":"{why}"}}"#),
+        )
+    };
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
+    if form.get("grant_type").map(String::as_str)
+        != Some("urn:ietf:params:oauth:grant-type:jwt-bearer")
+    {
+        return refuse("wrong grant type");
+    }
+    let jwt = form.get("assertion").cloned().unwrap_or_default();
+    let parts: Vec<&str> = jwt.split('.').collect();
+    if parts.len() != 3 {
+        return refuse("not a JWT");
+    }
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header: serde_json::Value =
+        serde_json::from_slice(&b64.decode(parts[0]).unwrap_or_default()).unwrap_or_default();
+    let claims: serde_json::Value =
+        serde_json::from_slice(&b64.decode(parts[1]).unwrap_or_default()).unwrap_or_default();
+    if header["alg"] != "RS256" {
+        return refuse("not RS256");
+    }
+    if claims["iss"] != email
+        || claims["aud"] != format!("http://127.0.0.1:{port}/token")
+        || !claims["scope"]
+            .as_str()
+            .unwrap_or("")
+            .contains("https://www.googleapis.com/auth/bigquery")
+    {
+        return refuse("wrong claims");
+    }
+    let n = issued.load(std::sync::atomic::Ordering::SeqCst);
+    let signed = dir.join(format!("signed-{n}"));
+    let signature = dir.join(format!("signature-{n}"));
+    std::fs::write(&signed, format!("{}.{}", parts[0], parts[1])).unwrap();
+    std::fs::write(
+        &signature,
+        b64.decode(parts[2].trim_end_matches('='))
+            .unwrap_or_default(),
+    )
+    .unwrap();
+    let verified = std::process::Command::new("openssl")
+        .args(["dgst", "-sha256", "-verify"])
+        .arg(public)
+        .arg("-signature")
+        .arg(&signature)
+        .arg(&signed)
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !verified {
+        return refuse("bad signature");
+    }
+    issued.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    (
+        "200 OK",
+        format!(r#"{{"access_token":"{ISSUED}","expires_in":3600,"token_type":"Bearer"}}"#),
+    )
+}
+
+fn openssl(args: &[&str], dir: &std::path::Path) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The whole service-account flow, offline: the key file's JWT is signed and checked, the
+/// token it buys is on every request, and a key the endpoint does not accept is an
+/// authentication error that shows no key material.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_account_keys_sign_a_jwt_for_a_token_that_requests_carry() {
+    use std::sync::atomic::Ordering;
+    let dir = tempfile::tempdir().unwrap();
+    let email = "loader@test-project.iam.gserviceaccount.com";
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            "key.pem",
+        ],
+        dir.path(),
+    );
+    openssl(
+        &["pkey", "-in", "key.pem", "-pubout", "-out", "public.pem"],
+        dir.path(),
+    );
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            "other.pem",
+        ],
+        dir.path(),
+    );
+    let google = fake_google(dir.path(), email).await;
+    let key_file = |pem: &str, name: &str| {
+        let private_key = std::fs::read_to_string(dir.path().join(pem)).unwrap();
+        let key = serde_json::json!({
+            "type": "service_account",
+            "project_id": "test-project",
+            "private_key_id": "k1",
+            "private_key": private_key,
+            "client_email": email,
+            "client_id": "1",
+            "token_uri": format!("http://127.0.0.1:{}/token", google.port),
+        });
+        let path = dir.path().join(name);
+        std::fs::write(&path, key.to_string()).unwrap();
+        path
+    };
+    let url = |key: &std::path::Path| {
+        format!(
+            "bigquery://test-project/ds?credentials={}&endpoint=http://127.0.0.1:{p}&grpc_endpoint=http://127.0.0.1:{p}",
+            key.display(),
+            p = google.port
+        )
+    };
+    let good = key_file("key.pem", "good.json");
+    let connector = vibe_piper::connector::bigquery::BigQueryConnector::connect(&url(&good))
+        .await
+        .expect("the signed JWT buys a token");
+    connector.ping().await.unwrap();
+    assert_eq!(
+        google.tokens_issued.load(Ordering::SeqCst),
+        1,
+        "the token is cached"
+    );
+    assert!(google.authorized.load(Ordering::SeqCst) >= 2);
+    assert!(!format!("{connector:?}").contains("PRIVATE KEY"));
+
+    let wrong = key_file("other.pem", "wrong.json");
+    let err = vibe_piper::connector::bigquery::BigQueryConnector::connect(&url(&wrong))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, vibe_piper::Error::Authentication { .. }),
+        "{err}"
+    );
+    let text = err.to_string();
+    assert!(
+        text.contains("bad signature") && text.contains("wrong.json"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("PRIVATE KEY") && !text.contains(ISSUED),
+        "{text}"
+    );
+
+    // Without credentials the endpoint refuses: an authentication error saying what to check.
+    let err = vibe_piper::connector::bigquery::BigQueryConnector::connect(&format!(
+        "bigquery://test-project/ds?endpoint=http://127.0.0.1:{p}&grpc_endpoint=http://127.0.0.1:{p}",
+        p = google.port
+    ))
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, vibe_piper::Error::Authentication { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("credentials="), "{err}");
+    let err = vibe_piper::connector::bigquery::BigQueryConnector::connect(&format!(
+        "bigquery://test-project/ds?credentials={}",
+        dir.path().join("public.pem").display()
+    ))
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("not a BigQuery credentials file"),
+        "{err}"
+    );
+}
