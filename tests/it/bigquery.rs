@@ -769,3 +769,29 @@ async fn service_account_keys_sign_a_jwt_for_a_token_that_requests_carry() {
         "{err}"
     );
 }
+
+/// Decimal literals reach BigQuery as `NUMERIC` values (a bare `99999.99` would be a FLOAT64
+/// there) and timestamps without a zone as `DATETIME`s; both answer exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decimal_and_datetime_literals_are_typed_in_row_restrictions() {
+    let ns = BigQueryNamespace::new("typed_literals").await;
+    ns.exec(
+        "CREATE TABLE m (id INT64 PRIMARY KEY, amount NUMERIC, placed DATETIME);
+         INSERT INTO m VALUES (1, 99999.99, '2024-03-02 10:00:00.123'), (2, 0.1, '2024-03-02 10:00:00')",
+    )
+    .await;
+    let e = engine(&ns, Engine::builder(), "").await;
+    let sql = "SELECT id FROM src.m WHERE amount = 99999.99";
+    let plan = explain(&e, sql).await;
+    assert!(
+        plan.contains("row_restriction=(`amount` = NUMERIC '99999.990000000')")
+            && !plan.contains("FilterExec"),
+        "{plan}"
+    );
+    assert_eq!(query(&e, sql).await, vec!["1"]);
+    let sql = "SELECT id FROM src.m WHERE placed > TIMESTAMP '2024-03-02 10:00:00.100'";
+    let plan = explain(&e, sql).await;
+    assert!(plan.contains("AS DATETIME)"), "{plan}");
+    assert_eq!(query(&e, sql).await, vec!["1"]);
+    ns.cleanup().await;
+}

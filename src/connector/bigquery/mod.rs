@@ -22,6 +22,7 @@
 
 mod auth;
 mod connector;
+mod dialect;
 mod options;
 mod rest;
 mod storage;
@@ -37,7 +38,7 @@ use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown as P};
-use datafusion::sql::unparser::dialect::{BigQueryDialect, Dialect};
+use datafusion::sql::unparser::dialect::Dialect;
 use datafusion::sql::unparser::Unparser;
 
 use super::pushdown::{classify, PushdownRules};
@@ -103,7 +104,7 @@ pub struct BigQuerySource {
     client: Arc<Client>,
     connector: Arc<BigQueryConnector>,
     default_schema: String,
-    dialect: BigQueryDialect,
+    dialect: dialect::GoogleSql,
 }
 
 impl std::fmt::Debug for BigQuerySource {
@@ -133,7 +134,7 @@ impl BigQuerySource {
             connector: Arc::new(BigQueryConnector::from_client(client.clone())),
             client,
             default_schema,
-            dialect: BigQueryDialect {},
+            dialect: dialect::GoogleSql::default(),
         })
     }
 }
@@ -197,7 +198,7 @@ impl BigQuerySource {
         };
         let predicate = meta.to_source_names(predicate)?;
         let sql = Unparser::new(&self.dialect)
-            .expr_to_sql(&strip_qualifiers(predicate)?)
+            .expr_to_sql(&dialect::exact_literals(strip_qualifiers(predicate)?)?)
             .map_err(Error::from_datafusion)?;
         Ok(Some(sql.to_string()))
     }
