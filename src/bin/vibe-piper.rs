@@ -12,7 +12,7 @@ use vibe_piper::{Engine, Error, Result};
 #[command(
     name = "vibe-piper",
     version,
-    about = "One SQL query across PostgreSQL, MySQL/MariaDB, Snowflake, SQLite and Parquet/CSV, as Arrow"
+    about = "One SQL query across PostgreSQL, MySQL/MariaDB, Snowflake, BigQuery, SQLite and Parquet/CSV, as Arrow"
 )]
 struct Cli {
     #[command(subcommand)]
