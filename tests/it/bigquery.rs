@@ -795,3 +795,45 @@ async fn decimal_and_datetime_literals_are_typed_in_row_restrictions() {
     assert_eq!(query(&e, sql).await, vec!["1"]);
     ns.cleanup().await;
 }
+
+/// A result of many pages comes back whole and in order: from the job's destination table
+/// through the Storage Read API on BigQuery, from the REST pages where the endpoint cannot
+/// read it (the emulator).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_query_results_come_back_whole_and_in_order() {
+    use vibe_piper::connector::ExecutorExt;
+    let ns = BigQueryNamespace::new("large_result").await;
+    let table = TableName::new(ns.dataset.as_str(), "seq");
+    let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Int64, false)]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(Int64Array::from_iter_values(1..=1000))],
+    )
+    .unwrap();
+    ns.connector
+        .bulk_insert(
+            &table,
+            stream_of_batches(schema, vec![batch]),
+            &BulkOptions {
+                create_if_missing: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let small_pages = vibe_piper::connector::bigquery::BigQueryConnector::connect(
+        &BigQueryNamespace::url_for(&ns.dataset, "page_rows=100"),
+    )
+    .await
+    .unwrap();
+    let batches = small_pages
+        .fetch_all(
+            &format!("SELECT id FROM {}.seq ORDER BY id DESC", ns.dataset),
+            &[],
+        )
+        .await
+        .unwrap();
+    let ids: Vec<i64> = rows(&batches).iter().map(|r| r.parse().unwrap()).collect();
+    assert_eq!(ids, (1..=1000).rev().collect::<Vec<_>>());
+    ns.cleanup().await;
+}

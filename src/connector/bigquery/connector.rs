@@ -46,6 +46,9 @@ impl std::fmt::Debug for BigQueryConnector {
     }
 }
 
+/// Results of at least this many REST pages are read through the Storage Read API.
+const LARGE_RESULT_PAGES: u64 = 4;
+
 /// The type of a NULL parameter: BigQuery types every parameter.
 const NULL_TYPE: &str = "STRING";
 
@@ -122,6 +125,69 @@ impl BigQueryConnector {
         Ok(self.job(sql, params, true).await?.bytes_processed)
     }
 
+    /// A result of more than [`LARGE_RESULT_PAGES`] pages, read from the job's destination
+    /// table through the Storage Read API (one stream, which keeps an ORDER BY's order);
+    /// `None`: read the REST pages (a small result, or an endpoint whose Storage API cannot
+    /// read the destination, as the emulator's cannot).
+    async fn read_large_result(
+        &self,
+        first: &QueryPage,
+        schema: &SchemaRef,
+    ) -> Option<BatchStream<'static>> {
+        let pages = first.total_rows? / u64::from(self.client.options().page_rows).max(1);
+        if first.page_token.is_none() || pages < LARGE_RESULT_PAGES {
+            return None;
+        }
+        let attempt =
+            async {
+                let table =
+                    self.client.rest.destination(first).await?.ok_or_else(|| {
+                        Error::Config("the job names no destination table".into())
+                    })?;
+                let session = self
+                    .client
+                    .storage
+                    .session(&super::storage::SessionRequest {
+                        table: table.clone(),
+                        fields: vec![],
+                        row_restriction: None,
+                        max_streams: 1,
+                    })
+                    .await?;
+                let columns = first
+                    .fields
+                    .iter()
+                    .map(types::column_spec)
+                    .collect::<Result<Vec<_>>>()?;
+                let request = crate::read::ScanRequest {
+                    queries: session.streams.clone(),
+                    pre_execution: vec![],
+                    columns,
+                    schema: schema.clone(),
+                    batch_size: crate::connector::executor::RESULT_BATCH_ROWS,
+                    limit: None,
+                };
+                let reader = super::storage::SessionReader {
+                    storage: self.client.storage.clone(),
+                    session,
+                    table,
+                };
+                use crate::read::ScanReader;
+                Ok::<_, Error>(
+                    reader
+                        .spawn(request, crate::read::ReadMetrics::default(), None)
+                        .into_stream(),
+                )
+            };
+        match attempt.await {
+            Ok(stream) => Some(stream),
+            Err(e) => {
+                log::debug!("reading the REST pages of job {:?}: {e}", first.job_id);
+                None
+            }
+        }
+    }
+
     /// Creates a table for an Arrow schema (types: the read mapping inverted).
     pub async fn create_table(&self, table: &TableName, schema: &Schema) -> Result<()> {
         let dataset = self.dataset_of(table)?;
@@ -158,6 +224,9 @@ impl Executor for BigQueryConnector {
     async fn query(&self, sql: &str, params: &[Value]) -> Result<BatchStream<'_>> {
         let first = self.job(sql, params, false).await?;
         let schema = types::result_schema(&first.fields)?;
+        if let Some(stream) = self.read_large_result(&first, &schema).await {
+            return Ok(stream);
+        }
         let rest = self.client.rest.clone();
         // Page by page: each page is one batch, the next asked for when it is wanted.
         let pages = futures::stream::try_unfold(Some(first), move |page| {

@@ -45,6 +45,8 @@ pub(crate) struct QueryPage {
     pub(crate) affected: Option<u64>,
     /// Bytes the job reads (and bills, for on-demand pricing).
     pub(crate) bytes_processed: Option<u64>,
+    /// Rows in the whole result.
+    pub(crate) total_rows: Option<u64>,
 }
 
 /// A query job request.
@@ -398,6 +400,35 @@ impl Rest {
         Ok(Some(page))
     }
 
+    /// The table a completed query job wrote its result to (`projects/P/datasets/D/tables/T`).
+    pub(crate) async fn destination(&self, page: &QueryPage) -> Result<Option<String>> {
+        let Some(id) = &page.job_id else {
+            return Ok(None);
+        };
+        let mut query = vec![];
+        if let Some(l) = page
+            .location
+            .as_deref()
+            .or(self.options.location.as_deref())
+        {
+            query.push(("location", l.to_string()));
+        }
+        let job = self.get(&format!("/jobs/{}", enc(id)), &query).await?;
+        let t = &job["configuration"]["query"]["destinationTable"];
+        Ok(
+            match (
+                t["projectId"].as_str(),
+                t["datasetId"].as_str(),
+                t["tableId"].as_str(),
+            ) {
+                (Some(p), Some(d), Some(t)) => {
+                    Some(format!("projects/{p}/datasets/{d}/tables/{t}"))
+                }
+                _ => None,
+            },
+        )
+    }
+
     async fn results(&self, id: &str, location: Option<&str>, token: Option<&str>) -> Result<Json> {
         let mut query = vec![
             ("maxResults", self.options.page_rows.to_string()),
@@ -437,6 +468,7 @@ impl Rest {
                 .map(str::to_string),
             affected: number(answer.get("numDmlAffectedRows")),
             bytes_processed: number(answer.get("totalBytesProcessed")),
+            total_rows: number(answer.get("totalRows")),
         })
     }
 }
