@@ -837,3 +837,93 @@ async fn large_query_results_come_back_whole_and_in_order() {
     assert_eq!(ids, (1..=1000).rev().collect::<Vec<_>>());
     ns.cleanup().await;
 }
+
+/// Load jobs from CSV, JSON lines and Parquet files append their rows; a file with a bad row
+/// fails the job with its id and writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn load_jobs_from_files_are_all_or_nothing() {
+    use vibe_piper::connector::bigquery::LoadFormat;
+    use vibe_piper::connector::CsvOptions;
+    let ns = BigQueryNamespace::new("load_jobs").await;
+    ns.exec("CREATE TABLE f (id INT64 PRIMARY KEY, name STRING)")
+        .await;
+    let table = TableName::new(ns.dataset.as_str(), "f");
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("a.csv");
+    std::fs::write(&csv, "id,name\n1,ada\n2,\n").unwrap();
+    let json = dir.path().join("b.jsonl");
+    std::fs::write(
+        &json,
+        "{\"id\": 3, \"name\": \"bob\"}\n{\"id\": 4, \"name\": null}\n",
+    )
+    .unwrap();
+    let parquet = dir.path().join("c.parquet");
+    {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("id", DataType::Int64, false),
+            Field::new("name", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from(vec![5, 6])),
+                Arc::new(StringArray::from(vec![Some("cy"), Some("dee")])),
+            ],
+        )
+        .unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(
+            std::fs::File::create(&parquet).unwrap(),
+            schema,
+            None,
+        )
+        .unwrap();
+        w.write(&batch).unwrap();
+        w.close().unwrap();
+    }
+    for (path, format) in [
+        (&csv, LoadFormat::Csv(CsvOptions::default())),
+        (&json, LoadFormat::JsonLines),
+        (&parquet, LoadFormat::Parquet),
+    ] {
+        let outcome = ns.connector.load_file(&table, path, format).await.unwrap();
+        assert!(outcome.job_id.is_some());
+        // The emulator reports the table's rows after the load, BigQuery the rows loaded.
+        if !bigquery_is_emulator() {
+            assert_eq!(outcome.affected_rows, Some(2));
+        }
+    }
+    assert_eq!(
+        ns.text_rows(&format!(
+            "SELECT id, name FROM {}.f ORDER BY id",
+            ns.dataset
+        ))
+        .await,
+        vec!["1|ada", "2|NULL", "3|bob", "4|NULL", "5|cy", "6|dee"]
+    );
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(&bad, "id,name\n7,ok\nnot a number,x\n").unwrap();
+    let err = ns
+        .connector
+        .load_file(&table, &bad, LoadFormat::Csv(CsvOptions::default()))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("(job "), "{err}");
+    assert_eq!(
+        ns.text_rows(&format!("SELECT count(*) FROM {}.f", ns.dataset))
+            .await,
+        vec!["6"]
+    );
+    let err = ns
+        .connector
+        .load_file(
+            &TableName::new(ns.dataset.as_str(), "nope"),
+            &csv,
+            LoadFormat::Csv(CsvOptions::default()),
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("nope"), "{err}");
+    ns.cleanup().await;
+}

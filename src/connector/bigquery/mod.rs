@@ -29,7 +29,7 @@ mod storage;
 pub mod types;
 mod write;
 
-pub use connector::BigQueryConnector;
+pub use connector::{BigQueryConnector, JobOutcome, LoadFormat};
 
 use std::sync::Arc;
 

@@ -120,6 +120,15 @@ impl Rest {
         if let Some(b) = body {
             request = request.json(b);
         }
+        self.answer(request, missing_ok).await
+    }
+
+    /// Sends a built request with the credentials; a non-2xx answer becomes an error.
+    async fn answer(
+        &self,
+        mut request: reqwest::RequestBuilder,
+        missing_ok: bool,
+    ) -> Result<Option<Json>> {
         if let Some(bearer) = self.bearer().await? {
             request = request.header(reqwest::header::AUTHORIZATION, bearer);
         }
@@ -400,6 +409,79 @@ impl Rest {
         Ok(Some(page))
     }
 
+    /// Starts a load job that reads `data` (a multipart upload: the job's configuration, then
+    /// the file) and waits for it to finish; the job's resource.
+    pub(crate) async fn load_job(&self, load: Json, data: Vec<u8>) -> Result<Json> {
+        let mut config = json!({ "configuration": { "load": load } });
+        if let Some(l) = &self.options.location {
+            config["jobReference"] = json!({ "projectId": self.options.project, "location": l });
+        }
+        let boundary = format!("vp-{:016x}", rand_boundary());
+        let mut body = format!(
+            "--{boundary}\r\nContent-Type: application/json; charset=UTF-8\r\n\r\n{config}\r\n\
+             --{boundary}\r\nContent-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(&data);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let url = format!(
+            "{}/upload/bigquery/v2/projects/{}/jobs",
+            self.options.endpoint,
+            enc(&self.options.project)
+        );
+        let request = self
+            .http
+            .post(url)
+            .query(&[("uploadType", "multipart")])
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                format!("multipart/related; boundary={boundary}"),
+            )
+            .body(body);
+        let mut job = self.answer(request, false).await?.unwrap_or(Json::Null);
+        let started = Instant::now();
+        loop {
+            let id = job["jobReference"]["jobId"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            if let Some(e) = job["status"]["errorResult"].as_object() {
+                let reason = e.get("reason").and_then(|r| r.as_str()).unwrap_or("");
+                let mut message = e
+                    .get("message")
+                    .and_then(|m| m.as_str())
+                    .unwrap_or("the load job failed")
+                    .to_string();
+                if let Some(first) = job["status"]["errors"].as_array().and_then(|e| e.get(1)) {
+                    if let Some(m) = first["message"].as_str() {
+                        message.push_str(&format!("; {m}"));
+                    }
+                }
+                return Err(self.error(None, reason, &message, Some(&id)));
+            }
+            if job["status"]["state"].as_str() == Some("DONE") {
+                return Ok(job);
+            }
+            if started.elapsed() > self.options.job_timeout {
+                return Err(Error::Source {
+                    backend: "bigquery",
+                    code: Some("timeout".into()),
+                    message: format!(
+                        "load job {id} did not finish within job_timeout ({:?})",
+                        self.options.job_timeout
+                    ),
+                    retryable: false,
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let mut query = vec![];
+            if let Some(l) = job["jobReference"]["location"].as_str() {
+                query.push(("location", l.to_string()));
+            }
+            job = self.get(&format!("/jobs/{}", enc(&id)), &query).await?;
+        }
+    }
+
     /// The table a completed query job wrote its result to (`projects/P/datasets/D/tables/T`).
     pub(crate) async fn destination(&self, page: &QueryPage) -> Result<Option<String>> {
         let Some(id) = &page.job_id else {
@@ -471,6 +553,19 @@ impl Rest {
             total_rows: number(answer.get("totalRows")),
         })
     }
+}
+
+/// A multipart boundary that the data is unlikely to contain.
+fn rand_boundary() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default(),
+    );
+    h.finish()
 }
 
 /// A path segment, percent-encoded.
