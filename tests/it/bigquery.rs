@@ -728,6 +728,18 @@ async fn service_account_keys_sign_a_jwt_for_a_token_that_requests_carry() {
     assert!(google.authorized.load(Ordering::SeqCst) >= 2);
     assert!(!format!("{connector:?}").contains("PRIVATE KEY"));
 
+    // Application-default credentials: GOOGLE_APPLICATION_CREDENTIALS names the key (each
+    // test runs in a process of its own, so the variable stays here).
+    std::env::set_var("GOOGLE_APPLICATION_CREDENTIALS", &good);
+    vibe_piper::connector::bigquery::BigQueryConnector::connect(&format!(
+        "bigquery://test-project/ds?credentials=default&endpoint=http://127.0.0.1:{p}&grpc_endpoint=http://127.0.0.1:{p}",
+        p = google.port
+    ))
+    .await
+    .expect("application-default credentials from GOOGLE_APPLICATION_CREDENTIALS");
+    assert_eq!(google.tokens_issued.load(Ordering::SeqCst), 2);
+    std::env::remove_var("GOOGLE_APPLICATION_CREDENTIALS");
+
     let wrong = key_file("other.pem", "wrong.json");
     let err = vibe_piper::connector::bigquery::BigQueryConnector::connect(&url(&wrong))
         .await
