@@ -207,6 +207,12 @@ pub trait Source: Debug + Send + Sync + 'static {
     async fn snapshot(&self) -> Result<Option<Snapshot>> {
         Ok(None)
     }
+    /// The result schema of `sql`, a query in the source's own SQL, found without running it
+    /// (for `source.query('...')` in the engine); `None`: the source cannot describe one.
+    async fn describe_query(&self, sql: &str) -> Result<Option<SchemaRef>> {
+        let _ = sql;
+        Ok(None)
+    }
     /// The reader of this source's scan queries.
     fn reader(&self) -> Arc<dyn crate::read::ScanReader>;
     /// The source's connector (its pool), for writes through the engine (`INSERT`, `UPDATE`,

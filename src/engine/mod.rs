@@ -5,6 +5,7 @@
 
 mod catalog;
 mod literals;
+mod query_function;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -73,6 +74,7 @@ impl EngineBuilder {
             options: self.options,
             registry: self.registry,
             sources: Mutex::new(BTreeMap::new()),
+            functions: std::sync::Mutex::new(BTreeMap::new()),
         }
     }
 }
@@ -90,6 +92,8 @@ pub struct Engine {
     options: ScanOptions,
     registry: Registry,
     sources: Mutex<BTreeMap<String, Registered>>,
+    /// `name.query('...')` of every SQL source (see `query_function.rs`).
+    functions: std::sync::Mutex<BTreeMap<String, Arc<query_function::QueryFunction>>>,
 }
 
 impl Default for Engine {
@@ -191,6 +195,37 @@ impl Engine {
             self.default_catalog()?.register_schema(name, default)?;
         }
         self.ctx.register_catalog(name, catalog);
+        let function = Arc::new(query_function::QueryFunction::new(
+            name,
+            source,
+            self.options.batch_size,
+        ));
+        self.ctx.register_udtf(name, function.clone());
+        if let Ok(mut f) = self.functions.lock() {
+            f.insert(name.to_string(), function);
+        }
+        Ok(())
+    }
+
+    /// Has each source whose `source.query('...')` the statement calls describe that query,
+    /// for the planner (which calls table functions synchronously).
+    async fn describe_query_calls(&self, query: &str) -> Result<()> {
+        let functions = self.functions.lock().map(|f| f.clone()).unwrap_or_default();
+        if functions.is_empty() || !query.contains('(') {
+            return Ok(());
+        }
+        let state = self.ctx.state();
+        let dialect = state.config().options().sql_parser.dialect;
+        // A statement that does not parse is the planner's to report.
+        let Ok(statement) = state.sql_to_statement(query, &dialect) else {
+            return Ok(());
+        };
+        let names: Vec<String> = functions.keys().cloned().collect();
+        for (name, sql) in query_function::calls(&statement, &names) {
+            if let Some(f) = functions.get(&name) {
+                f.describe(&sql).await?;
+            }
+        }
         Ok(())
     }
 
@@ -217,6 +252,7 @@ impl Engine {
 
     /// Plans a query (SQL text, including `EXPLAIN`) and returns it as a DataFusion DataFrame.
     pub async fn sql(&self, query: &str) -> Result<DataFrame> {
+        self.describe_query_calls(query).await?;
         self.ctx.sql(query).await.map_err(Error::from_datafusion)
     }
 

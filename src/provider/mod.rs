@@ -3,11 +3,13 @@
 
 pub(crate) mod dml;
 mod exec;
+mod query;
 mod sql;
 
 pub use dml::{scalar_value, InsertSink, ServerDefault, StatementSink, SERVER_DEFAULT};
 
 pub use exec::RemoteScanExec;
+pub use query::QueryTable;
 pub use sql::remote_query;
 
 use std::sync::Arc;

@@ -939,3 +939,53 @@ async fn load_jobs_from_files_are_all_or_nothing() {
     assert!(err.contains("nope"), "{err}");
     ns.cleanup().await;
 }
+
+/// `bq.query('...')` runs GoogleSQL as written (a query job, described first by a dry run) and
+/// its result joins like any table; a source that cannot describe a query says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn query_table_function_runs_googlesql_as_written() {
+    let bq = BigQueryNamespace::new("query_fn").await;
+    bq.exec(
+        "CREATE TABLE t (id INT64 PRIMARY KEY, tag STRING);
+         INSERT INTO t VALUES (1, 'a'), (2, 'b'), (3, 'a')",
+    )
+    .await;
+    let pg = PgNamespace::new("bq_query_fn_pg").await;
+    pg.exec(
+        "CREATE TABLE tags (tag text PRIMARY KEY, label text);
+         INSERT INTO tags VALUES ('a', 'alpha'), ('b', 'beta')",
+    )
+    .await;
+    let e = Engine::builder().build();
+    e.register_source("bq", &bq.url("")).await.unwrap();
+    e.register_source("pg", &pg.url("")).await.unwrap();
+    let sql = format!(
+        "SELECT q.tag, q.n, g.label FROM bq.query('SELECT tag, COUNT(*) AS n FROM `{}`.t GROUP BY tag') q \
+         JOIN pg.{}.tags g ON g.tag = q.tag ORDER BY q.tag",
+        bq.dataset,
+        pg.qualifier()
+    );
+    assert_eq!(query(&e, &sql).await, vec!["a|2|alpha", "b|1|beta"]);
+    let plan = explain(&e, &sql).await;
+    assert!(
+        plan.contains("the query as written") && plan.contains("GROUP BY tag"),
+        "{plan}"
+    );
+    let err = e
+        .sql("SELECT * FROM pg.query('SELECT 1')")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cannot run a query of its own SQL"), "{err}");
+    let err = e
+        .sql(&format!(
+            "SELECT * FROM bq.query('SELEC 1 FROM {}.t')",
+            bq.dataset
+        ))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.to_lowercase().contains("syntax"), "{err}");
+    bq.cleanup().await;
+    pg.cleanup().await;
+}

@@ -373,6 +373,20 @@ impl Source for BigQuerySource {
         }))
     }
 
+    async fn describe_query(&self, sql: &str) -> Result<Option<arrow::datatypes::SchemaRef>> {
+        // A dry run: validated and typed, nothing read, nothing billed.
+        let page = self
+            .client
+            .rest
+            .query(&rest::QueryJob {
+                sql: sql.to_string(),
+                parameters: vec![],
+                dry_run: true,
+            })
+            .await?;
+        Ok(Some(types::result_schema(&page.fields)?))
+    }
+
     fn reader(&self) -> Arc<dyn ScanReader> {
         Arc::new(storage::NoSqlReader)
     }
