@@ -136,6 +136,26 @@ ensure_bqemulator() {
   export VP_BIGQUERY_URL="bigquery://test-project/vp_test?endpoint=http://127.0.0.1:$rest_port&grpc_endpoint=http://127.0.0.1:$grpc_port"
 }
 
+# S3: tests use VP_S3_ENDPOINT and VP_S3_BUCKET. Unless VP_S3_ENDPOINT is set, run the emulator
+# moto on a free local port until the calling shell exits, with the bucket made by boto3.
+ensure_moto() {
+  [ -n "${VP_S3_ENDPOINT:-}" ] && return 0
+  local venv="${VP_VENV_DIR:-$HOME/.cache/vibe-piper/venvs}/moto"
+  _vp_venv "$venv" "moto[server]==5.1.18" || return 1
+  local port run_dir pid
+  port="$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')" || return 1
+  run_dir="$(mktemp -d "${TMPDIR:-/tmp}/vp-moto.XXXXXX")" || return 1
+  "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" </dev/null >"$run_dir/moto.log" 2>&1 &
+  pid=$!
+  _vp_on_exit "_vp_stop_service $pid '$run_dir'"
+  _vp_wait_http "moto:$run_dir/moto.log" "$pid" "http://127.0.0.1:$port/moto-api/" 300 200 || return 1
+  export VP_S3_ENDPOINT="http://127.0.0.1:$port"
+  export VP_S3_BUCKET="vp-test"
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "$venv/bin/python" -c \
+    "import boto3; boto3.client('s3', endpoint_url='$VP_S3_ENDPOINT', region_name='us-east-1').create_bucket(Bucket='$VP_S3_BUCKET')" \
+    || return 1
+}
+
 # ADBC Snowflake driver: tests load the shared library at VP_SNOWFLAKE_DRIVER. Unless it is set,
 # take the one that the Python package adbc-driver-snowflake ships.
 ensure_adbc_snowflake() {

@@ -11,6 +11,8 @@ ensure_fakesnow
 ensure_adbc_snowflake
 # The BigQuery emulator (REST and the Storage API), in a virtualenv of its own.
 ensure_bqemulator
+# The S3 emulator (moto), for object storage sources.
+ensure_moto
 if ! command -v cargo-nextest >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi

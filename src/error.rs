@@ -260,7 +260,16 @@ pub fn redact_url(url: &str) -> String {
             if let Some(q) = parsed.query() {
                 let masked: Vec<String> = url::form_urlencoded::parse(q.as_bytes())
                     .map(|(k, v)| {
-                        if k.eq_ignore_ascii_case("password") {
+                        let key = k.to_ascii_lowercase();
+                        // `password=`, and object storage's `secret_access_key=`,
+                        // `session_token=`, `client_secret=`, `access_key=` (Azure), SAS tokens.
+                        if key.contains("password")
+                            || key.contains("secret")
+                            || key.contains("token")
+                            || key == "access_key"
+                            || key.ends_with("_access_key")
+                            || key.contains("sas")
+                        {
                             format!("{k}=***")
                         } else {
                             format!("{k}={v}")

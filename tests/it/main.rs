@@ -10,6 +10,7 @@ mod decimals;
 mod fuzz_corpus;
 mod layout;
 mod mysql;
+mod objects;
 mod postgres;
 mod query;
 mod registry;

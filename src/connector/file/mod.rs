@@ -1,8 +1,14 @@
-//! Folders of Parquet and CSV files (`file:///dir/`).
+//! Folders of Parquet, CSV, JSON-lines and Arrow IPC files, on local disk (`file:///dir/`) or
+//! on object storage (`s3://bucket/prefix/`, `gs://`, `az://`: `object.rs`, cargo feature
+//! `object-store`).
 //!
-//! Each `name.parquet` / `name.csv` file and each sub-folder of such files becomes a table
-//! `name`, read by DataFusion's own listing tables (which prune row groups and push filters into
-//! the Parquet reader). CSV files must have a header row.
+//! Each `name.parquet` / `name.csv` / `name.jsonl` / `name.arrow` file and each sub-folder of
+//! such files becomes a table `name`, read by DataFusion's own listing tables (which prune row
+//! groups and push filters into the Parquet reader); `key=value/` folders inside a table's
+//! folder are hive-style partition columns. CSV files must have a header row.
+
+#[cfg(feature = "object-store")]
+mod object;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -29,23 +35,48 @@ pub enum FileKind {
     Parquet,
     /// CSV with a header row.
     Csv,
+    /// One JSON object per line (`.jsonl`, `.ndjson`, `.json`).
+    JsonLines,
+    /// Arrow IPC files (`.arrow`, `.ipc`, `.feather`).
+    Arrow,
 }
 
 impl FileKind {
     fn of(path: &Path) -> Option<Self> {
-        match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+        Self::of_name(path.file_name()?.to_str()?)
+    }
+
+    /// The kind of a file by its name's extension.
+    fn of_name(name: &str) -> Option<Self> {
+        let (_, ext) = name.rsplit_once('.')?;
+        match ext.to_ascii_lowercase().as_str() {
             "parquet" => Some(FileKind::Parquet),
             "csv" => Some(FileKind::Csv),
+            "jsonl" | "ndjson" | "json" => Some(FileKind::JsonLines),
+            "arrow" | "ipc" | "feather" => Some(FileKind::Arrow),
             _ => None,
         }
     }
 
+    fn extension(self) -> &'static str {
+        match self {
+            FileKind::Parquet => ".parquet",
+            FileKind::Csv => ".csv",
+            // `.jsonl`, `.ndjson` and `.json` alike; Arrow files go by several names.
+            FileKind::JsonLines | FileKind::Arrow => "",
+        }
+    }
+
     fn options(self) -> ListingOptions {
-        let (format, ext): (Arc<dyn FileFormat>, &str) = match self {
-            FileKind::Parquet => (Arc::new(ParquetFormat::default()), ".parquet"),
-            FileKind::Csv => (Arc::new(CsvFormat::default().with_has_header(true)), ".csv"),
+        use datafusion::datasource::file_format::arrow::ArrowFormat;
+        use datafusion::datasource::file_format::json::JsonFormat;
+        let format: Arc<dyn FileFormat> = match self {
+            FileKind::Parquet => Arc::new(ParquetFormat::default()),
+            FileKind::Csv => Arc::new(CsvFormat::default().with_has_header(true)),
+            FileKind::JsonLines => Arc::new(JsonFormat::default()),
+            FileKind::Arrow => Arc::new(ArrowFormat),
         };
-        ListingOptions::new(format).with_file_extension(ext)
+        ListingOptions::new(format).with_file_extension(self.extension())
     }
 }
 
@@ -60,10 +91,25 @@ impl super::Backend for FileBackend {
     }
 
     fn schemes(&self) -> &'static [&'static str] {
-        &["file"]
+        #[cfg(feature = "object-store")]
+        {
+            &["file", "s3", "gs", "az"]
+        }
+        #[cfg(not(feature = "object-store"))]
+        {
+            &["file"]
+        }
     }
 
     async fn open(&self, url: &str, session: &SessionState) -> Result<super::Opened> {
+        #[cfg(feature = "object-store")]
+        if let Some((scheme, _)) = url.split_once("://") {
+            if object::SCHEMES.contains(&scheme.to_ascii_lowercase().as_str()) {
+                return Ok(super::Opened::Tables(Arc::new(
+                    object::open(url, session).await?,
+                )));
+            }
+        }
         let dir = folder_path(url)?;
         Ok(super::Opened::Tables(Arc::new(
             FolderSchema::load(session, &dir).await?,
@@ -133,7 +179,18 @@ pub async fn listing_table(
         loc.push('/');
     }
     let url = ListingTableUrl::parse(&loc)?;
-    let options = kind.options();
+    let mut options = kind.options();
+    if location.is_dir() {
+        let columns = options.infer_partitions(state, &url).await?;
+        if !columns.is_empty() {
+            options = options.with_table_partition_cols(
+                columns
+                    .into_iter()
+                    .map(|c| (c, arrow::datatypes::DataType::Utf8))
+                    .collect(),
+            );
+        }
+    }
     let schema = options.infer_schema(state, &url).await?;
     let config = ListingTableConfig::new(url)
         .with_listing_options(options)
@@ -146,7 +203,7 @@ pub async fn listing_table(
 /// tables and queries that do not touch it work.
 #[derive(Debug, Default)]
 pub struct FolderSchema {
-    tables: BTreeMap<String, std::result::Result<Arc<dyn TableProvider>, String>>,
+    pub(crate) tables: BTreeMap<String, std::result::Result<Arc<dyn TableProvider>, String>>,
 }
 
 impl FolderSchema {
