@@ -739,6 +739,19 @@ async fn service_account_keys_sign_a_jwt_for_a_token_that_requests_carry() {
     .expect("application-default credentials from GOOGLE_APPLICATION_CREDENTIALS");
     assert_eq!(google.tokens_issued.load(Ordering::SeqCst), 2);
     std::env::remove_var("GOOGLE_APPLICATION_CREDENTIALS");
+    // Then the gcloud application-default credentials file.
+    let gcloud = dir.path().join("gcloud");
+    std::fs::create_dir(&gcloud).unwrap();
+    std::fs::copy(&good, gcloud.join("application_default_credentials.json")).unwrap();
+    std::env::set_var("CLOUDSDK_CONFIG", &gcloud);
+    vibe_piper::connector::bigquery::BigQueryConnector::connect(&format!(
+        "bigquery://test-project/ds?credentials=default&endpoint=http://127.0.0.1:{p}&grpc_endpoint=http://127.0.0.1:{p}",
+        p = google.port
+    ))
+    .await
+    .expect("application-default credentials from the gcloud file");
+    assert_eq!(google.tokens_issued.load(Ordering::SeqCst), 3);
+    std::env::remove_var("CLOUDSDK_CONFIG");
 
     let wrong = key_file("other.pem", "wrong.json");
     let err = vibe_piper::connector::bigquery::BigQueryConnector::connect(&url(&wrong))
