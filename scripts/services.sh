@@ -45,8 +45,15 @@ _vp_on_exit() {
 }
 
 # Ends the emulator with process id $1 and removes its folder $2; never fails, as EXIT traps run under set -e.
+# One that has not ended 5 s after SIGTERM (bqemulator can wait for the streams of clients long
+# gone) is killed.
 _vp_stop_service() {
   kill "$1" 2>/dev/null || true
+  for _ in $(seq 1 50); do
+    kill -0 "$1" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -9 "$1" 2>/dev/null || true
   wait "$1" 2>/dev/null || true
   rm -rf "$2" || true
 }
