@@ -178,9 +178,12 @@ async fn main() {
     let mut a = vec![];
     let mut b = vec![];
     let mut c = vec![];
-    for _ in 0..runs {
+    for run in 0..runs {
+        eprintln!("run {run}: (a) engine, 1 partition");
         a.push(engine_read(&url, 1, "r", rows).await);
+        eprintln!("run {run}: (b) engine, 4 partitions");
         b.push(engine_read(&url, 4, "r", rows).await);
+        eprintln!("run {run}: (c) Python, Storage Read API");
         c.push(python_seconds(&format!(
             "{client}t = time.perf_counter()\n\
              tbl = c.list_rows(t0).to_arrow(bqstorage_client=s)\n\
@@ -189,6 +192,7 @@ async fn main() {
         )));
     }
     // REST paging, on fewer rows.
+    eprintln!("(d) Python, REST pages");
     let d = python_seconds(&format!(
         "{client}small = c.get_table('test-project.vp_bench.small')\n\
          t = time.perf_counter()\n\
@@ -196,6 +200,7 @@ async fn main() {
          assert tbl.num_rows == {rest_rows}, tbl.num_rows\n\
          print(time.perf_counter() - t)"
     ));
+    eprintln!("(e) connector, REST pages");
     let started = Instant::now();
     let mut stream = conn
         .query("SELECT * FROM vp_bench.small", &[])
@@ -210,6 +215,7 @@ async fn main() {
     drop(stream);
 
     // Loads.
+    eprintln!("(f) loads; (g) insert_rows_json");
     let mut f = vec![];
     for _ in 0..runs {
         f.push(load(&conn, "l", rows).await);
