@@ -20,12 +20,8 @@
 //! The emulator runs on the same two cores: the figures compare clients against one local
 //! server, not BigQuery.
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
-use arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 use vibe_piper::connector::bigquery::BigQueryConnector;
 use vibe_piper::connector::executor::stream_of_batches;
@@ -33,66 +29,12 @@ use vibe_piper::connector::{BulkOptions, Executor, TableName};
 use vibe_piper::Engine;
 
 mod common;
-use common::{arg, median};
+use common::{arg, batches, median, python_seconds};
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run `bash scripts/bench-bigquery.sh`, which starts bqemulator")
     })
-}
-
-fn venv_python(venv: &str) -> String {
-    let base = std::env::var("VP_VENV_DIR").unwrap_or_else(|_| {
-        format!(
-            "{}/.cache/vibe-piper/venvs",
-            std::env::var("HOME").unwrap_or_default()
-        )
-    });
-    format!("{base}/{venv}/bin/python")
-}
-
-/// Runs a Python snippet and returns the seconds it prints last.
-fn python_seconds(code: &str) -> f64 {
-    let out = std::process::Command::new(venv_python("bq-client"))
-        .args(["-c", code])
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .lines()
-        .last()
-        .unwrap_or("")
-        .parse()
-        .expect("seconds")
-}
-
-fn batches(rows: usize) -> Vec<RecordBatch> {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Int64, false),
-        Field::new("v", DataType::Float64, true),
-        Field::new("label", DataType::Utf8, true),
-    ]));
-    (0..rows)
-        .step_by(65_536)
-        .map(|start| {
-            let ids: Vec<i64> = (start as i64..(start + 65_536).min(rows) as i64).collect();
-            let cols: Vec<ArrayRef> = vec![
-                Arc::new(Int64Array::from(ids.clone())),
-                Arc::new(Float64Array::from(
-                    ids.iter().map(|i| *i as f64 * 1.5).collect::<Vec<_>>(),
-                )),
-                Arc::new(StringArray::from(
-                    ids.iter().map(|i| format!("row {i}")).collect::<Vec<_>>(),
-                )),
-            ];
-            RecordBatch::try_new(schema.clone(), cols).unwrap()
-        })
-        .collect()
 }
 
 async fn load(conn: &BigQueryConnector, table: &str, rows: usize) -> f64 {
@@ -184,22 +126,28 @@ async fn main() {
         eprintln!("run {run}: (b) engine, 4 partitions");
         b.push(engine_read(&url, 4, "r", rows).await);
         eprintln!("run {run}: (c) Python, Storage Read API");
-        c.push(python_seconds(&format!(
-            "{client}t = time.perf_counter()\n\
+        c.push(python_seconds(
+            "bq-client",
+            &format!(
+                "{client}t = time.perf_counter()\n\
              tbl = c.list_rows(t0).to_arrow(bqstorage_client=s)\n\
              assert tbl.num_rows == {rows}, tbl.num_rows\n\
              print(time.perf_counter() - t)"
-        )));
+            ),
+        ));
     }
     // REST paging, on fewer rows.
     eprintln!("(d) Python, REST pages");
-    let d = python_seconds(&format!(
-        "{client}small = c.get_table('test-project.vp_bench.small')\n\
+    let d = python_seconds(
+        "bq-client",
+        &format!(
+            "{client}small = c.get_table('test-project.vp_bench.small')\n\
          t = time.perf_counter()\n\
          tbl = c.list_rows(small, page_size=20000).to_arrow(create_bqstorage_client=False)\n\
          assert tbl.num_rows == {rest_rows}, tbl.num_rows\n\
          print(time.perf_counter() - t)"
-    ));
+        ),
+    );
     eprintln!("(e) connector, REST pages");
     let started = Instant::now();
     let mut stream = conn
@@ -220,8 +168,10 @@ async fn main() {
     for _ in 0..runs {
         f.push(load(&conn, "l", rows).await);
     }
-    let g = python_seconds(&format!(
-        "{client}c.delete_table('test-project.vp_bench.j', not_found_ok=True)\n\
+    let g = python_seconds(
+        "bq-client",
+        &format!(
+            "{client}c.delete_table('test-project.vp_bench.j', not_found_ok=True)\n\
          tj = c.create_table(bigquery.Table('test-project.vp_bench.j', schema=[\
          bigquery.SchemaField('id', 'INT64'), bigquery.SchemaField('v', 'FLOAT64'), \
          bigquery.SchemaField('label', 'STRING')]))\n\
@@ -231,7 +181,8 @@ async fn main() {
              errors = c.insert_rows_json(tj, rows[k:k + 500], retry=None)\n    \
              assert not errors, errors[:3]\n\
          print(time.perf_counter() - t)"
-    ));
+        ),
+    );
 
     let (a, b, c, f) = (
         median(&mut a),

@@ -19,12 +19,8 @@
 //! table's catalog). The emulator runs on the same machine: the figures compare clients, not
 //! Snowflake.
 
-use std::sync::Arc;
 use std::time::Instant;
 
-use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
-use arrow::record_batch::RecordBatch;
 use futures::StreamExt;
 use vibe_piper::connector::executor::stream_of_batches;
 use vibe_piper::connector::snowflake::SnowflakeConnector;
@@ -32,66 +28,12 @@ use vibe_piper::connector::{BulkOptions, Executor, TableName};
 use vibe_piper::Engine;
 
 mod common;
-use common::{arg, median};
+use common::{arg, batches, median, python_seconds};
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run `bash scripts/bench-snowflake.sh`, which starts fakesnow")
     })
-}
-
-fn venv_python(venv: &str) -> String {
-    let base = std::env::var("VP_VENV_DIR").unwrap_or_else(|_| {
-        format!(
-            "{}/.cache/vibe-piper/venvs",
-            std::env::var("HOME").unwrap_or_default()
-        )
-    });
-    format!("{base}/{venv}/bin/python")
-}
-
-/// Runs a Python snippet and returns the seconds it prints.
-fn python_seconds(venv: &str, code: &str) -> f64 {
-    let out = std::process::Command::new(venv_python(venv))
-        .args(["-c", code])
-        .output()
-        .expect("run python");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .lines()
-        .last()
-        .unwrap_or("")
-        .parse()
-        .expect("seconds")
-}
-
-fn batches(rows: usize) -> Vec<RecordBatch> {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("id", DataType::Int64, false),
-        Field::new("v", DataType::Float64, true),
-        Field::new("label", DataType::Utf8, true),
-    ]));
-    (0..rows)
-        .step_by(65_536)
-        .map(|start| {
-            let ids: Vec<i64> = (start as i64..(start + 65_536).min(rows) as i64).collect();
-            let cols: Vec<ArrayRef> = vec![
-                Arc::new(Int64Array::from(ids.clone())),
-                Arc::new(Float64Array::from(
-                    ids.iter().map(|i| *i as f64 * 1.5).collect::<Vec<_>>(),
-                )),
-                Arc::new(StringArray::from(
-                    ids.iter().map(|i| format!("row {i}")).collect::<Vec<_>>(),
-                )),
-            ];
-            RecordBatch::try_new(schema.clone(), cols).unwrap()
-        })
-        .collect()
 }
 
 #[tokio::main]

@@ -41,3 +41,62 @@ pub fn median(v: &mut [f64]) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
 }
+
+/// The Python of the virtualenv `venv` the bench scripts make.
+pub fn venv_python(venv: &str) -> String {
+    let base = std::env::var("VP_VENV_DIR").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/vibe-piper/venvs",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    });
+    format!("{base}/{venv}/bin/python")
+}
+
+/// Runs a Python snippet in `venv` and returns the seconds it prints last.
+pub fn python_seconds(venv: &str, code: &str) -> f64 {
+    let out = std::process::Command::new(venv_python(venv))
+        .args(["-c", code])
+        .output()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .lines()
+        .last()
+        .unwrap_or("")
+        .parse()
+        .expect("seconds")
+}
+
+/// `rows` rows of `(id Int64, v Float64, label Utf8)` in batches of 65,536.
+pub fn batches(rows: usize) -> Vec<arrow::record_batch::RecordBatch> {
+    use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("id", DataType::Int64, false),
+        Field::new("v", DataType::Float64, true),
+        Field::new("label", DataType::Utf8, true),
+    ]));
+    (0..rows)
+        .step_by(65_536)
+        .map(|start| {
+            let ids: Vec<i64> = (start as i64..(start + 65_536).min(rows) as i64).collect();
+            let cols: Vec<ArrayRef> = vec![
+                Arc::new(Int64Array::from(ids.clone())),
+                Arc::new(Float64Array::from(
+                    ids.iter().map(|i| *i as f64 * 1.5).collect::<Vec<_>>(),
+                )),
+                Arc::new(StringArray::from(
+                    ids.iter().map(|i| format!("row {i}")).collect::<Vec<_>>(),
+                )),
+            ];
+            arrow::record_batch::RecordBatch::try_new(schema.clone(), cols).unwrap()
+        })
+        .collect()
+}

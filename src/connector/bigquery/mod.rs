@@ -322,7 +322,7 @@ impl Source for BigQuerySource {
             .client
             .storage
             .session(&SessionRequest {
-                table: table.clone(),
+                table,
                 fields: fields.clone(),
                 row_restriction: row_restriction.clone(),
                 // A limit is applied by the readers: fewer streams read less past it.

@@ -425,16 +425,11 @@ fn decode(column: &str, dt: &DataType, cells: &[&Json]) -> Result<ArrayRef> {
             )?))
         }
         DataType::Struct(fields) => struct_array(column, fields, cells),
-        other => Ok(new_null_array(other, cells.len())).and_then(|a| {
-            if cells.iter().all(|c| c.is_null()) {
-                Ok(a)
-            } else {
-                Err(bad(
-                    column,
-                    &format!("cannot decode {other} from a REST row"),
-                ))
-            }
-        }),
+        other if cells.iter().all(|c| c.is_null()) => Ok(new_null_array(other, cells.len())),
+        other => Err(bad(
+            column,
+            &format!("cannot decode {other} from a REST row"),
+        )),
     }
 }
 

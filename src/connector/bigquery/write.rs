@@ -15,7 +15,7 @@ use futures::{SinkExt, StreamExt};
 use gcp_bigquery_client::google::cloud::bigquery::storage::v1 as pb;
 use pb::big_query_write_client::BigQueryWriteClient;
 
-use super::storage::{first_message, Storage};
+use super::storage::Storage;
 use crate::error::{Error, Result};
 
 /// Most bytes of Arrow data in one append (the API refuses requests over 10 MB).
@@ -46,19 +46,35 @@ pub(crate) struct ArrowData {
     pub(crate) rows: Option<pb::ArrowRecordBatch>,
 }
 
-/// The IPC messages of a schema and of one batch.
-fn serialize(batch: &RecordBatch) -> Result<(Vec<u8>, Vec<u8>)> {
-    let mut out = vec![];
-    {
-        let mut w = arrow::ipc::writer::StreamWriter::try_new(&mut out, &batch.schema())?;
+/// One batch's IPC message, with the schema's before the first batch of a load.
+type Encoded = (Option<Vec<u8>>, Vec<u8>);
+
+/// A load's batches as IPC messages: the schema's once, then one message per batch.
+#[derive(Default)]
+struct Encoder {
+    writer: Option<(SchemaRef, arrow::ipc::writer::StreamWriter<Vec<u8>>)>,
+}
+
+impl Encoder {
+    /// The batch's message, with the schema's before the first batch; `None` when the batch
+    /// has another schema than the first.
+    fn encode(&mut self, batch: &RecordBatch) -> Result<Option<Encoded>> {
+        let schema = match &self.writer {
+            Some((first, _)) if first != &batch.schema() => return Ok(None),
+            Some(_) => None,
+            None => {
+                let mut w = arrow::ipc::writer::StreamWriter::try_new(Vec::new(), &batch.schema())?;
+                let bytes = std::mem::take(w.get_mut());
+                self.writer = Some((batch.schema(), w));
+                Some(bytes)
+            }
+        };
+        let Some((_, w)) = self.writer.as_mut() else {
+            return Ok(None);
+        };
         w.write(batch)?;
-        w.finish()?;
+        Ok(Some((schema, std::mem::take(w.get_mut()))))
     }
-    let schema_len = first_message(&out)?.len();
-    // the stream ends with an 8-byte end-of-stream marker
-    let rows = out[schema_len..out.len().saturating_sub(8)].to_vec();
-    out.truncate(schema_len);
-    Ok((out, rows))
 }
 
 /// `batch` cut into slices whose Arrow data stays under [`APPEND_BYTES`].
@@ -117,30 +133,26 @@ impl Storage {
         let producing = async move {
             let mut rows = 0u64;
             let mut appends = 0usize;
-            let mut schema_sent: Option<SchemaRef> = None;
+            let mut encoder = Encoder::default();
             while let Some(batch) = batches.next().await {
                 let batch = conform(batch?)?;
                 for part in slices(batch) {
                     if part.num_rows() == 0 {
                         continue;
                     }
-                    let (schema_bytes, rows_bytes) = serialize(&part)?;
-                    let first = schema_sent.is_none();
-                    if schema_sent.as_ref().is_some_and(|s| s != &part.schema()) {
+                    let Some((schema_bytes, rows_bytes)) = encoder.encode(&part)? else {
                         return Err(Error::SchemaMismatch {
                             table: table_of(&name),
                             problems: vec!["the batches of one load changed their schema".into()],
                         });
-                    }
-                    schema_sent.get_or_insert_with(|| part.schema());
+                    };
                     rows += part.num_rows() as u64;
                     appends += 1;
                     let request = ArrowAppendRowsRequest {
                         write_stream: name.clone(),
                         arrow_rows: Some(ArrowData {
-                            writer_schema: first.then_some(pb::ArrowSchema {
-                                serialized_schema: schema_bytes,
-                            }),
+                            writer_schema: schema_bytes
+                                .map(|serialized_schema| pb::ArrowSchema { serialized_schema }),
                             #[allow(deprecated)]
                             rows: Some(pb::ArrowRecordBatch {
                                 serialized_record_batch: rows_bytes,
@@ -356,16 +368,23 @@ mod tests {
         assert_eq!(parts.iter().map(|p| p.num_rows()).sum::<usize>(), 20_000);
         assert!(parts
             .iter()
-            .all(|p| serialize(p).unwrap().1.len() <= APPEND_BYTES + 64 * 1024));
+            .all(|p| Encoder::default().encode(p).unwrap().unwrap().1.len()
+                <= APPEND_BYTES + 64 * 1024));
         let table = Schema::new(vec![
             Field::new("s", DataType::Utf8, true),
             Field::new("id", DataType::Int64, false),
         ]);
         let cast = conform_to("t", &table, batch.slice(0, 3)).unwrap();
         assert_eq!(cast.schema().field(0).data_type(), &DataType::Int64);
-        let (schema, rows) = serialize(&cast).unwrap();
-        let mut d = super::super::storage::Decoder::new(&schema).unwrap();
+        let mut encoder = Encoder::default();
+        let (schema, rows) = encoder.encode(&cast).unwrap().unwrap();
+        let mut d = super::super::storage::Decoder::new(&schema.unwrap()).unwrap();
         assert_eq!(d.batch(rows).unwrap(), cast);
+        // Later batches come without the schema; another schema is refused.
+        let (again, rows) = encoder.encode(&cast).unwrap().unwrap();
+        assert!(again.is_none());
+        assert_eq!(d.batch(rows).unwrap(), cast);
+        assert!(encoder.encode(&batch.slice(0, 1)).unwrap().is_none());
         let other = Schema::new(vec![Field::new("id", DataType::Int64, false)]);
         let e = conform_to("t", &other, batch.slice(0, 1))
             .unwrap_err()
