@@ -161,6 +161,15 @@ pub enum Error {
     /// File system error.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// Writing or reading an output (a file, an object on object storage) failed; `target` is
+    /// the location with any credentials masked.
+    #[error("cannot write {target}: {message}")]
+    Output {
+        /// Where (credentials masked).
+        target: String,
+        /// What went wrong, and what to do about it where there is something.
+        message: String,
+    },
 }
 
 /// The kind of constraint a write violated.

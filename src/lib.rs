@@ -20,6 +20,7 @@
 //! backend knows) → shared machinery ([`read`], [`schema`], [`error`]).
 #![warn(missing_docs)]
 
+pub mod assets;
 pub mod blocking;
 pub mod connector;
 #[cfg(feature = "demo")]

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use futures::StreamExt;
+use vibe_piper::engine::{ExtractOptions, Progress};
 use vibe_piper::{Engine, Error, Result};
 
 #[derive(Parser)]
@@ -41,6 +42,49 @@ enum Command {
         /// The query; `EXPLAIN ...` works too. Without it: statements from standard input, or
         /// an interactive prompt on a terminal.
         query: Option<String>,
+    },
+    /// Write a query's result to Parquet, CSV, JSON lines or Arrow files in a local folder or
+    /// on object storage (s3://bucket/prefix/), one writer per partition; the files appear
+    /// only when the whole result is written, with a manifest `_vp_manifest.json` last.
+    Extract {
+        #[command(flatten)]
+        sources: SourceArgs,
+        /// The query whose result is written.
+        #[arg(long)]
+        query: String,
+        /// A folder (ending in `/`) or one file: a path, file://, s3://, gs:// or az://.
+        #[arg(long)]
+        output: String,
+        /// parquet (default), csv, jsonl or arrow; a file destination's extension names it too.
+        #[arg(long)]
+        format: Option<String>,
+        /// Partitions of the scan, hence parallel writers (default: the number of cores).
+        #[arg(long)]
+        partitions: Option<usize>,
+        /// Start a new file after this many rows.
+        #[arg(long)]
+        max_rows_per_file: Option<usize>,
+        /// Hive-style folders `COL=value/` for these columns (repeatable, or comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        partition_by: Vec<String>,
+        /// Parquet compression: zstd (default), zstd(N), snappy, lz4, gzip, brotli, none.
+        #[arg(long)]
+        compression: Option<String>,
+        /// Rows per Parquet row group.
+        #[arg(long)]
+        row_group_rows: Option<usize>,
+        /// Multipart upload part size in MiB (default 8; S3 needs at least 5).
+        #[arg(long)]
+        part_size_mib: Option<usize>,
+        /// Parts uploaded at once per file (default 4).
+        #[arg(long)]
+        upload_concurrency: Option<usize>,
+        /// Replace what the destination holds (the old files go once the new ones are complete).
+        #[arg(long)]
+        overwrite: bool,
+        /// No progress bar: only the final summary line.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// List the tables of the sources with their Arrow schemas.
     Tables {
@@ -602,7 +646,108 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Demo { scale, dir } => demo(scale, dir).await,
+        Command::Extract {
+            sources,
+            query,
+            output,
+            format,
+            partitions,
+            max_rows_per_file,
+            partition_by,
+            compression,
+            row_group_rows,
+            part_size_mib,
+            upload_concurrency,
+            overwrite,
+            quiet,
+        } => {
+            let engine = engine_with(&sources, None).await?;
+            let mut options = ExtractOptions::new().overwrite(overwrite);
+            if let Some(f) = format {
+                options = options.set("format", &f)?;
+            }
+            if let Some(n) = partitions {
+                options = options.partitions(n);
+            }
+            if let Some(n) = max_rows_per_file {
+                options = options.max_rows_per_file(n);
+            }
+            if !partition_by.is_empty() {
+                options = options.partition_by(partition_by);
+            }
+            if let Some(c) = compression {
+                options = options.compression(c);
+            }
+            if let Some(n) = row_group_rows {
+                options = options.row_group_rows(n);
+            }
+            if let Some(n) = part_size_mib {
+                options = options.part_size(n << 20);
+            }
+            if let Some(n) = upload_concurrency {
+                options = options.upload_concurrency(n);
+            }
+            let progress = Progress::new();
+            options = options.progress(progress.clone());
+            let bar = (!quiet && std::io::stderr().is_terminal()).then(|| progress_bar(progress));
+            let mut ctrl_c = interrupts();
+            ctrl_c.borrow_and_update();
+            let outcome = tokio::select! {
+                r = engine.extract(&query, &output, &options) => r,
+                _ = ctrl_c.changed() => Err(Error::Cancelled),
+            };
+            if let Some((bar, task)) = bar {
+                task.abort();
+                bar.finish_and_clear();
+            }
+            let summary = outcome?;
+            println!("{summary}");
+            Ok(())
+        }
     }
+}
+
+/// A progress bar on standard error, redrawn from `progress` ten times a second: rows, bytes,
+/// rows/s, elapsed, and a percentage when the source estimated its rows.
+fn progress_bar(
+    progress: std::sync::Arc<Progress>,
+) -> (indicatif::ProgressBar, tokio::task::JoinHandle<()>) {
+    use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+    let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    let task = {
+        let bar = bar.clone();
+        tokio::spawn(async move {
+            let mut sized = false;
+            loop {
+                let rows = progress.rows();
+                if let (Some(total), false) = (progress.expected_rows(), sized) {
+                    bar.set_length(total);
+                    bar.set_style(
+                        ProgressStyle::with_template(
+                            "{bar:30} {percent:>3}% {pos} rows {msg} [{elapsed}]",
+                        )
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                    );
+                    sized = true;
+                } else if !sized {
+                    bar.set_style(
+                        ProgressStyle::with_template("{spinner} {pos} rows {msg} [{elapsed}]")
+                            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                    );
+                }
+                bar.set_position(rows);
+                let secs = progress.elapsed().as_secs_f64();
+                bar.set_message(format!(
+                    "{}, {:.0} rows/s, {} files",
+                    vibe_piper::engine::extract::human_bytes(progress.bytes()),
+                    if secs > 0.0 { rows as f64 / secs } else { 0.0 },
+                    progress.files()
+                ));
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        })
+    };
+    (bar, task)
 }
 
 fn main() -> ExitCode {

@@ -365,6 +365,28 @@ pub trait Connector: Executor {
     /// How [`Executor::bulk_insert`] loads rows, as EXPLAIN shows it
     /// (`COPY FROM STDIN (FORMAT binary)`, `LOAD DATA LOCAL INFILE`).
     fn bulk_method(&self) -> &'static str;
+
+    /// The character that quotes identifiers (`"`, or a backtick for MySQL).
+    fn identifier_quote(&self) -> char {
+        '"'
+    }
+
+    /// Replaces `table` with the rows of `batches` (creating it from their Arrow schema), so
+    /// that readers see the old rows or the new, never a mix or none: the rows go into a
+    /// staging table (`TABLE__vp_new`) through the bulk load path, which then takes the
+    /// table's place. A failed replace leaves the table as it was. Returns the rows loaded.
+    async fn replace_table(
+        &self,
+        table: &TableName,
+        batches: SendableRecordBatchStream,
+        options: &BulkOptions,
+    ) -> Result<u64> {
+        let _ = (table, batches, options);
+        Err(Error::Config(format!(
+            "{} cannot replace a table atomically",
+            self.backend()
+        )))
+    }
 }
 
 /// A transaction. Every [`Executor`] call runs inside it; it ends with [`commit`](Self::commit)

@@ -78,6 +78,25 @@ pub trait Session: std::fmt::Debug + Send + Sync + 'static {
     fn begin_sql(&self) -> &'static str {
         "BEGIN"
     }
+    /// The character that quotes identifiers.
+    fn identifier_quote(&self) -> char {
+        '"'
+    }
+    /// The statements that put the loaded `staging` table in the place of `target` (which
+    /// exists when `target_exists`; `old` is a free name for it to move to on the way), for
+    /// [`Connector::replace_table`]: run inside the load's transaction where DDL is
+    /// transactional, after the load's commit where it is not (then they must swap in one
+    /// statement). `None`: this backend cannot replace tables.
+    fn replace_sql(
+        &self,
+        staging: &TableName,
+        target: &TableName,
+        old: &TableName,
+        target_exists: bool,
+    ) -> Option<Vec<String>> {
+        let _ = (staging, target, old, target_exists);
+        None
+    }
     /// Runs a query on `conn` and streams its rows; the stream owns `conn` until its end.
     async fn query(
         &self,
@@ -363,6 +382,94 @@ impl<S: Session> Connector for Pooled<S> {
 
     fn bulk_method(&self) -> &'static str {
         self.session.bulk_method()
+    }
+
+    fn identifier_quote(&self) -> char {
+        self.session.identifier_quote()
+    }
+
+    async fn replace_table(
+        &self,
+        table: &TableName,
+        batches: SendableRecordBatchStream,
+        options: &BulkOptions,
+    ) -> Result<u64> {
+        let s = &*self.session;
+        let q = s.identifier_quote();
+        let staging = TableName {
+            schema: table.schema.clone(),
+            table: format!("{}__vp_new", table.table),
+        };
+        let old = TableName {
+            schema: table.schema.clone(),
+            table: format!("{}__vp_old", table.table),
+        };
+        let drop_staging = format!("DROP TABLE IF EXISTS {}", staging.quoted(q));
+        let options = BulkOptions {
+            create_if_missing: true,
+            ..options.clone()
+        };
+        let schema = batches.schema();
+        let mut conn = s.acquire().await?;
+        let exists = s.table_schema(&mut conn, table).await?.is_some();
+        let Some(replace) = s.replace_sql(&staging, table, &old, exists) else {
+            return Err(Error::Config(format!(
+                "{} cannot replace a table atomically",
+                s.backend()
+            )));
+        };
+        if !s.ddl_commits() {
+            // One transaction: the staging table, its rows and the swap, or nothing.
+            s.simple(&mut conn, s.begin_sql()).await?;
+            let outcome = async {
+                s.simple(&mut conn, &drop_staging).await?;
+                let n = s.load(&mut conn, &staging, batches, &options).await?;
+                for statement in &replace {
+                    s.simple(&mut conn, statement).await?;
+                }
+                Ok(n)
+            }
+            .await;
+            return commit_or_rollback(s, &mut conn, outcome).await;
+        }
+        // DDL commits: load a staging table of its own, then swap in one statement. A failed
+        // load drops the staging table and leaves the target as it was.
+        s.simple(&mut conn, &drop_staging).await?;
+        let loaded = async {
+            s.prepare_load(&mut conn, &staging, &schema, &options)
+                .await?;
+            if s.load_is_atomic() {
+                return s.load(&mut conn, &staging, batches, &options).await;
+            }
+            s.simple(&mut conn, s.begin_sql()).await?;
+            let outcome = s.load(&mut conn, &staging, batches, &options).await;
+            commit_or_rollback(s, &mut conn, outcome).await
+        }
+        .await;
+        let swapped = match loaded {
+            Ok(n) => {
+                async {
+                    for statement in &replace {
+                        s.simple(&mut conn, statement).await?;
+                    }
+                    Ok(n)
+                }
+                .await
+            }
+            Err(e) => Err(e),
+        };
+        if swapped.is_err() {
+            // A load that broke off midway may leave its connection unusable: a fresh one.
+            drop(conn);
+            let dropped = match s.acquire().await {
+                Ok(mut fresh) => s.simple(&mut fresh, &drop_staging).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = dropped {
+                log::warn!("{}: dropping {staging}: {e}", s.backend());
+            }
+        }
+        swapped
     }
 }
 

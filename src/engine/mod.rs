@@ -4,6 +4,8 @@
 //! (`pg.public.lineitem`); its default schema is also reachable as `pg.lineitem`.
 
 mod catalog;
+mod copy;
+pub mod extract;
 mod literals;
 mod query_function;
 
@@ -19,6 +21,7 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use tokio::sync::Mutex;
 
 pub use catalog::{SourceCatalog, SourceSchema};
+pub use extract::{ExtractOptions, ExtractSummary, ExtractedFile, OutputFormat, Progress};
 pub(crate) use literals::is_comparison;
 
 use crate::connector::{Backend, Opened, Registry, Source};
@@ -251,9 +254,85 @@ impl Engine {
     }
 
     /// Plans a query (SQL text, including `EXPLAIN`) and returns it as a DataFusion DataFrame.
+    ///
+    /// `COPY (SELECT ...) TO 'URL' (FORMAT parquet, ...)` runs as [`Engine::extract`] right
+    /// away (as DDL does) and returns one row: `count` (rows), `files`, `bytes` and
+    /// `destination`.
     pub async fn sql(&self, query: &str) -> Result<DataFrame> {
+        let dialect = self.ctx.state().config().options().sql_parser.dialect;
+        let parsed = datafusion::sql::sqlparser::dialect::dialect_from_str(dialect)
+            .and_then(|d| copy::parse(query, d.as_ref()));
+        if let Some(spec) = parsed {
+            let spec = spec?;
+            let mut options = ExtractOptions::new();
+            for (k, v) in &spec.options {
+                options = options.set(k, v)?;
+            }
+            let summary = self
+                .extract(&spec.query, &spec.destination, &options)
+                .await?;
+            return self
+                .ctx
+                .read_batch(summary_batch(&summary)?)
+                .map_err(Error::from_datafusion);
+        }
         self.describe_query_calls(query).await?;
         self.ctx.sql(query).await.map_err(Error::from_datafusion)
+    }
+
+    /// Runs `query` and writes its result to `destination` (a local folder or file, or a
+    /// prefix on object storage: `s3://bucket/out/`), streaming from the partitioned scan into
+    /// one writer per partition. Files are published only when every writer has finished;
+    /// into a folder, a manifest `_vp_manifest.json` is written last. See [`ExtractOptions`].
+    pub async fn extract(
+        &self,
+        query: &str,
+        destination: &str,
+        options: &ExtractOptions,
+    ) -> Result<ExtractSummary> {
+        self.describe_query_calls(query).await?;
+        let mut state = self.ctx.state();
+        if let Some(n) = options.partitions {
+            state.config_mut().options_mut().execution.target_partitions = n;
+        }
+        let plan = state
+            .create_logical_plan(query)
+            .await
+            .map_err(Error::from_datafusion)?;
+        {
+            use datafusion::logical_expr::LogicalPlan as P;
+            if matches!(
+                plan,
+                P::Dml(_)
+                    | P::Ddl(_)
+                    | P::Copy(_)
+                    | P::Statement(_)
+                    | P::Explain(_)
+                    | P::Analyze(_)
+                    | P::DescribeTable(_)
+            ) {
+                return Err(Error::Config(format!(
+                    "only a query's result can be extracted, not `{}`",
+                    plan.display()
+                )));
+            }
+        }
+        let physical = state
+            .create_physical_plan(&plan)
+            .await
+            .map_err(Error::from_datafusion)?;
+        extract::extract_plan(physical, state.task_ctx(), destination, options).await
+    }
+
+    /// Writes a stream of batches to `destination` as [`Engine::extract`] writes a query's
+    /// result (one writer; `options.partitions` does not apply).
+    pub async fn write_stream(
+        &self,
+        stream: SendableRecordBatchStream,
+        destination: &str,
+        options: &ExtractOptions,
+    ) -> Result<ExtractSummary> {
+        extract::extract_streams(vec![stream], destination, options).await
     }
 
     /// Runs a query and streams its batches.
@@ -308,6 +387,27 @@ impl Engine {
             _ => None,
         }
     }
+}
+
+/// The one-row result of `COPY ... TO`.
+fn summary_batch(summary: &ExtractSummary) -> Result<RecordBatch> {
+    use arrow::array::{StringArray, UInt64Array};
+    use arrow::datatypes::{DataType, Field, Schema};
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("count", DataType::UInt64, false),
+        Field::new("files", DataType::UInt64, false),
+        Field::new("bytes", DataType::UInt64, false),
+        Field::new("destination", DataType::Utf8, false),
+    ]));
+    Ok(RecordBatch::try_new(
+        schema,
+        vec![
+            Arc::new(UInt64Array::from(vec![summary.rows])),
+            Arc::new(UInt64Array::from(vec![summary.files.len() as u64])),
+            Arc::new(UInt64Array::from(vec![summary.bytes])),
+            Arc::new(StringArray::from(vec![summary.destination.clone()])),
+        ],
+    )?)
 }
 
 #[cfg(test)]

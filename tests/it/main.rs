@@ -1,5 +1,6 @@
 //! Integration tests against real services (PostgreSQL, SQLite files, Parquet files).
 
+mod assets;
 mod bigquery;
 mod cancel;
 mod cli;
@@ -7,6 +8,7 @@ mod common;
 mod conformance;
 mod connector;
 mod decimals;
+mod extract;
 mod fuzz_corpus;
 mod layout;
 mod mysql;

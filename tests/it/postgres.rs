@@ -6,7 +6,7 @@ use arrow::datatypes::{DataType, IntervalUnit, TimeUnit};
 use futures::StreamExt;
 use vibe_piper::{Engine, Error};
 
-const TYPES_DDL: &str = "
+pub(crate) const TYPES_DDL: &str = "
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE TABLE types (
   id int8 PRIMARY KEY, i2 int2, i4 int4, f4 float4, f8 float8, n numeric(12,2), nu numeric, nw numeric(50,5),

@@ -7,8 +7,11 @@
 //! groups and push filters into the Parquet reader); `key=value/` folders inside a table's
 //! folder are hive-style partition columns. CSV files must have a header row.
 
+mod location;
 #[cfg(feature = "object-store")]
 mod object;
+
+pub use location::{location, Location};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -46,9 +49,14 @@ impl FileKind {
         Self::of_name(path.file_name()?.to_str()?)
     }
 
-    /// The kind of a file by its name's extension.
+    /// The kind of a file by its name's extension. Names starting with `_` or `.` are not
+    /// data (Hive's and Spark's convention: `_SUCCESS`, an extraction's `_vp_manifest.json`).
     fn of_name(name: &str) -> Option<Self> {
-        let (_, ext) = name.rsplit_once('.')?;
+        let file = name.rsplit('/').next().unwrap_or(name);
+        if file.starts_with('_') || file.starts_with('.') {
+            return None;
+        }
+        let (_, ext) = file.rsplit_once('.')?;
         match ext.to_ascii_lowercase().as_str() {
             "parquet" => Some(FileKind::Parquet),
             "csv" => Some(FileKind::Csv),
@@ -58,16 +66,9 @@ impl FileKind {
         }
     }
 
-    fn extension(self) -> &'static str {
-        match self {
-            FileKind::Parquet => ".parquet",
-            FileKind::Csv => ".csv",
-            // `.jsonl`, `.ndjson` and `.json` alike; Arrow files go by several names.
-            FileKind::JsonLines | FileKind::Arrow => "",
-        }
-    }
-
-    fn options(self) -> ListingOptions {
+    /// Listing options for files of this kind named `*.{ext}` (the extension of the table's
+    /// first file, so that other files beside them, a manifest say, are not read as data).
+    fn options(self, ext: &str) -> ListingOptions {
         use datafusion::datasource::file_format::arrow::ArrowFormat;
         use datafusion::datasource::file_format::json::JsonFormat;
         let format: Arc<dyn FileFormat> = match self {
@@ -76,7 +77,7 @@ impl FileKind {
             FileKind::JsonLines => Arc::new(JsonFormat::default()),
             FileKind::Arrow => Arc::new(ArrowFormat),
         };
-        ListingOptions::new(format).with_file_extension(self.extension())
+        ListingOptions::new(format).with_file_extension(format!(".{ext}"))
     }
 }
 
@@ -136,6 +137,31 @@ pub fn folder_path(url: &str) -> Result<std::path::PathBuf> {
     Ok(path)
 }
 
+/// The first data file below `dir` (in name order, depth first: below hive folders too).
+fn first_data_file(dir: &Path) -> Option<std::path::PathBuf> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('_') || name.starts_with('.') {
+            continue;
+        }
+        if path.is_dir() {
+            if let Some(found) = first_data_file(&path) {
+                return Some(found);
+            }
+        } else if FileKind::of(&path).is_some() {
+            return Some(path);
+        }
+    }
+    None
+}
+
 /// Finds the tables of a folder: (name, location, kind).
 pub fn discover(dir: &Path) -> Result<Vec<(String, std::path::PathBuf, FileKind)>> {
     let mut out = vec![];
@@ -143,26 +169,23 @@ pub fn discover(dir: &Path) -> Result<Vec<(String, std::path::PathBuf, FileKind)
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let path = entry.path();
-        let Some(stem) = path
-            .file_stem()
+        let Some(name) = path
+            .file_name()
             .and_then(|s| s.to_str())
             .map(str::to_string)
         else {
             continue;
         };
+        if name.starts_with('_') || name.starts_with('.') {
+            continue;
+        }
         if path.is_dir() {
-            let mut inner = std::fs::read_dir(&path)?.collect::<std::io::Result<Vec<_>>>()?;
-            inner.sort_by_key(|e| e.file_name());
-            if let Some(kind) = inner.iter().find_map(|e| FileKind::of(&e.path())) {
-                let name = path
-                    .file_name()
-                    .and_then(|s| s.to_str())
-                    .unwrap_or(&stem)
-                    .to_string();
+            if let Some(kind) = first_data_file(&path).and_then(|f| FileKind::of(&f)) {
                 out.push((name, path.clone(), kind));
             }
         } else if let Some(kind) = FileKind::of(&path) {
-            out.push((stem, path.clone(), kind));
+            let stem = name.rsplit_once('.').map_or(name.as_str(), |(s, _)| s);
+            out.push((stem.to_string(), path.clone(), kind));
         }
     }
     Ok(out)
@@ -179,7 +202,18 @@ pub async fn listing_table(
         loc.push('/');
     }
     let url = ListingTableUrl::parse(&loc)?;
-    let mut options = kind.options();
+    let first = if location.is_dir() {
+        first_data_file(location)
+    } else {
+        Some(location.to_path_buf())
+    };
+    let ext = first
+        .as_deref()
+        .and_then(|f| f.extension())
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_string();
+    let mut options = kind.options(&ext);
     if location.is_dir() {
         let columns = options.infer_partitions(state, &url).await?;
         if !columns.is_empty() {

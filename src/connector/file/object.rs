@@ -26,7 +26,7 @@ pub(crate) const SCHEMES: &[&str] = &["s3", "gs", "az"];
 
 /// A store for the bucket of `url`, configured by the URL's query options over the
 /// environment; an unknown option is an error that lists the valid ones.
-fn store(url: &url::Url) -> Result<Arc<dyn ObjectStore>> {
+pub(crate) fn store(url: &url::Url) -> Result<Arc<dyn ObjectStore>> {
     let shown = redact_url(url.as_str());
     let bucket = url
         .host_str()
@@ -120,7 +120,7 @@ pub(crate) async fn open(url: &str, state: &SessionState) -> Result<FolderSchema
         .await
         .map_err(|e| listing_error(&target, e))?;
 
-    let mut found: BTreeMap<String, (String, FileKind)> = BTreeMap::new();
+    let mut found: BTreeMap<String, (String, FileKind, String)> = BTreeMap::new();
     for folder in &listing.common_prefixes {
         let Some(name) = folder.filename().map(str::to_string) else {
             continue;
@@ -134,8 +134,14 @@ pub(crate) async fn open(url: &str, state: &SessionState) -> Result<FolderSchema
             .try_next()
             .await
             .map_err(|e| listing_error(&target, e))?;
-        if let Some(kind) = first.and_then(|m| FileKind::of_name(m.location.as_ref())) {
-            found.insert(name, (format!("{root}/{folder}/"), kind));
+        if let Some(first) = first {
+            let location = first.location.as_ref();
+            if let Some(kind) = FileKind::of_name(location) {
+                found.insert(
+                    name,
+                    (format!("{root}/{folder}/"), kind, extension(location)),
+                );
+            }
         }
     }
     for object in &listing.objects {
@@ -147,11 +153,11 @@ pub(crate) async fn open(url: &str, state: &SessionState) -> Result<FolderSchema
         let stem = file.rsplit_once('.').map_or(file, |(s, _)| s).to_string();
         found
             .entry(stem)
-            .or_insert((format!("{root}/{location}"), kind));
+            .or_insert((format!("{root}/{location}"), kind, extension(location)));
     }
     let mut tables = BTreeMap::new();
-    for (name, (location, kind)) in found {
-        let provider = table(state, &location, kind)
+    for (name, (location, kind, ext)) in found {
+        let provider = table(state, &location, kind, &ext)
             .await
             .map_err(|e| format!("table `{name}`: cannot read {location}: {e}"));
         tables.insert(name, provider);
@@ -159,14 +165,23 @@ pub(crate) async fn open(url: &str, state: &SessionState) -> Result<FolderSchema
     Ok(FolderSchema { tables })
 }
 
+/// The extension of an object's name.
+fn extension(location: &str) -> String {
+    location
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_string())
+        .unwrap_or_default()
+}
+
 /// A listing table over one object or folder, with its hive partition columns.
 async fn table(
     state: &SessionState,
     location: &str,
     kind: FileKind,
+    ext: &str,
 ) -> Result<Arc<dyn TableProvider>> {
     let url = ListingTableUrl::parse(location)?;
-    let mut options = kind.options();
+    let mut options = kind.options(ext);
     if location.ends_with('/') {
         let columns = options.infer_partitions(state, &url).await?;
         if !columns.is_empty() {

@@ -115,6 +115,31 @@ impl Session for MySqlSession {
         "LOAD DATA LOCAL INFILE"
     }
 
+    fn identifier_quote(&self) -> char {
+        '`'
+    }
+
+    /// After the staging table's load has committed: one `RENAME TABLE` swaps both names
+    /// atomically, then the old table goes.
+    fn replace_sql(
+        &self,
+        staging: &TableName,
+        target: &TableName,
+        old: &TableName,
+        target_exists: bool,
+    ) -> Option<Vec<String>> {
+        let (s, t, o) = (staging.quoted('`'), target.quoted('`'), old.quoted('`'));
+        Some(if target_exists {
+            vec![
+                format!("DROP TABLE IF EXISTS {o}"),
+                format!("RENAME TABLE {t} TO {o}, {s} TO {t}"),
+                format!("DROP TABLE {o}"),
+            ]
+        } else {
+            vec![format!("RENAME TABLE {s} TO {t}")]
+        })
+    }
+
     /// Takes a connection from the pool, checked with a ping (a broken one is dropped and
     /// replaced). Waits at most the acquire timeout.
     async fn acquire(&self) -> Result<Conn> {

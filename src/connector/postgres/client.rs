@@ -512,6 +512,31 @@ impl Session for PgSession {
         "COPY FROM STDIN (FORMAT binary)"
     }
 
+    /// Inside the load's transaction (PostgreSQL's DDL is transactional): drop the table,
+    /// rename the staging table into its place.
+    fn replace_sql(
+        &self,
+        staging: &TableName,
+        target: &TableName,
+        _old: &TableName,
+        target_exists: bool,
+    ) -> Option<Vec<String>> {
+        let mut statements = vec![];
+        if target_exists {
+            statements.push(format!("DROP TABLE {}", target.quoted('"')));
+        }
+        let bare = TableName {
+            schema: None,
+            table: target.table.clone(),
+        };
+        statements.push(format!(
+            "ALTER TABLE {} RENAME TO {}",
+            staging.quoted('"'),
+            bare.quoted('"')
+        ));
+        Some(statements)
+    }
+
     async fn acquire(&self) -> Result<PgConn> {
         self.checked_out().await
     }
