@@ -35,6 +35,9 @@ enum Command {
         /// Partitions per scan (the session's target partitions).
         #[arg(long)]
         partitions: Option<usize>,
+        /// No progress bar while a query runs.
+        #[arg(long, short)]
+        quiet: bool,
         /// Reading statements from standard input: run them all even when one fails (the run
         /// still fails at the end). Without it, the first failing statement stops the run.
         #[arg(long)]
@@ -218,7 +221,13 @@ async fn run_query(
 ) -> Result<()> {
     let df = engine.sql(query).await?;
     let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-    let mut stream = detached(df.execute_stream().await.map_err(Error::from_datafusion)?);
+    let progress = query_progress();
+    let mut stream =
+        detached(df.execute_stream().await.map_err(Error::from_datafusion)?).inspect(move |b| {
+            if let (Some(p), Ok(b)) = (&progress, b) {
+                p.add_rows(b.num_rows() as u64);
+            }
+        });
     let parquet_err = |e: parquet::errors::ParquetError| Error::Config(format!("parquet: {e}"));
     match format {
         Format::Table => {
@@ -272,6 +281,13 @@ async fn run_query(
     }
     out.flush()?;
     Ok(())
+}
+
+/// The counters of the query the command runs, when a progress bar shows them.
+static QUERY_PROGRESS: std::sync::OnceLock<std::sync::Arc<Progress>> = std::sync::OnceLock::new();
+
+fn query_progress() -> Option<std::sync::Arc<Progress>> {
+    QUERY_PROGRESS.get().cloned()
 }
 
 /// Aborts a task when dropped.
@@ -607,6 +623,7 @@ async fn run(cli: Cli) -> Result<()> {
             format,
             output,
             partitions,
+            quiet,
             continue_on_error,
             query,
         } => {
@@ -619,7 +636,22 @@ async fn run(cli: Cli) -> Result<()> {
             match query {
                 Some(q) => {
                     let mut sink = Sink::open(&output)?;
-                    cancellable(&engine, &q, format, sink.writer()).await?;
+                    // A progress bar on a terminal, unless the rows stream to that terminal.
+                    let streams_to_terminal = output.is_none()
+                        && std::io::stdout().is_terminal()
+                        && format != Format::Table;
+                    let bar = (!quiet && std::io::stderr().is_terminal() && !streams_to_terminal)
+                        .then(|| {
+                            let p = QUERY_PROGRESS.get_or_init(Progress::new).clone();
+                            p.start();
+                            progress_bar(p)
+                        });
+                    let outcome = cancellable(&engine, &q, format, sink.writer()).await;
+                    if let Some((bar, task)) = bar {
+                        task.abort();
+                        bar.finish_and_clear();
+                    }
+                    outcome?;
                     sink.commit()
                 }
                 None if std::io::stdin().is_terminal() => {
@@ -717,6 +749,8 @@ fn progress_bar(
     let task = {
         let bar = bar.clone();
         tokio::spawn(async move {
+            // Quick work shows no bar at all.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
             let mut sized = false;
             loop {
                 let rows = progress.rows();
@@ -737,12 +771,16 @@ fn progress_bar(
                 }
                 bar.set_position(rows);
                 let secs = progress.elapsed().as_secs_f64();
-                bar.set_message(format!(
-                    "{}, {:.0} rows/s, {} files",
-                    vibe_piper::engine::extract::human_bytes(progress.bytes()),
-                    if secs > 0.0 { rows as f64 / secs } else { 0.0 },
-                    progress.files()
-                ));
+                let rate = if secs > 0.0 { rows as f64 / secs } else { 0.0 };
+                let mut message = format!("{rate:.0} rows/s");
+                if progress.bytes() > 0 {
+                    message = format!(
+                        "{}, {message}, {} files",
+                        vibe_piper::engine::extract::human_bytes(progress.bytes()),
+                        progress.files()
+                    );
+                }
+                bar.set_message(message);
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
         })

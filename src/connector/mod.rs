@@ -119,6 +119,9 @@ pub struct PartitionPlan {
     pub partitions: Vec<Vec<Option<Expr>>>,
     /// How the table was split, for EXPLAIN (e.g. `ctid page ranges`, `key l_orderkey ranges`).
     pub method: String,
+    /// The rows the source estimates the whole table holds, when it keeps such an estimate
+    /// (PostgreSQL's `reltuples`): a progress bar's total, never used for planning.
+    pub estimated_rows: Option<u64>,
 }
 
 /// A scan a backend plans itself, for sources whose tables are not read by SQL chunk queries

@@ -40,6 +40,7 @@ pub struct RemoteScanExec {
     metrics: ExecutionPlanMetricsSet,
     snapshot: Arc<OnceCell<SharedSnapshot>>,
     reader: Option<Arc<dyn ScanReader>>,
+    estimated_rows: Option<u64>,
 }
 
 impl fmt::Debug for RemoteScanExec {
@@ -80,7 +81,20 @@ impl RemoteScanExec {
             metrics: ExecutionPlanMetricsSet::new(),
             snapshot: Arc::new(OnceCell::new()),
             reader: None,
+            estimated_rows: None,
         }
+    }
+
+    /// Sets the rows the source estimates this scan returns (a progress bar's total).
+    pub fn with_estimated_rows(mut self, rows: Option<u64>) -> Self {
+        self.estimated_rows = rows;
+        self
+    }
+
+    /// The rows the source estimates this scan returns, when it gave an estimate (only for a
+    /// whole table: no filter or limit pushed). Not a planning statistic.
+    pub fn estimated_rows(&self) -> Option<u64> {
+        self.estimated_rows
     }
 
     /// Reads with `reader` instead of the source's own (a scan its source planned itself,

@@ -173,14 +173,18 @@ impl TableProvider for RemoteTable {
             })
             .collect::<crate::Result<Vec<_>>>()
             .map_err(|e| e.into_datafusion())?;
-        Ok(Arc::new(RemoteScanExec::new(
-            self.source.clone(),
-            columns,
-            queries,
-            plan.method,
-            limit,
-            self.options.batch_size,
-        )))
+        let whole_table = pushed.is_empty() && limit.is_none();
+        Ok(Arc::new(
+            RemoteScanExec::new(
+                self.source.clone(),
+                columns,
+                queries,
+                plan.method,
+                limit,
+                self.options.batch_size,
+            )
+            .with_estimated_rows(plan.estimated_rows.filter(|_| whole_table)),
+        ))
     }
 
     fn get_column_default(&self, column: &str) -> Option<&Expr> {

@@ -613,3 +613,43 @@ async fn mysql_to_parquet_round_trip() {
     );
     ns.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_counts_rows_bytes_files_and_knows_the_estimate() {
+    let ns = PgNamespace::new("x_progress").await;
+    ns.exec("CREATE TABLE p (k int, v text); INSERT INTO p SELECT g, 'v' || g FROM generate_series(1, 3000) g; ANALYZE p;")
+        .await;
+    let engine = engine(&ns, Engine::builder(), "").await;
+    let dir = tempfile::tempdir().unwrap();
+    let progress = vibe_piper::engine::Progress::new();
+    let summary = engine
+        .extract(
+            "SELECT * FROM src.p",
+            &format!("{}/p/", dir.path().display()),
+            &ExtractOptions::new()
+                .partitions(2)
+                .max_rows_per_file(1000)
+                .progress(progress.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(progress.rows(), 3000);
+    // PostgreSQL's estimate of a whole table (reltuples, exact after ANALYZE).
+    assert_eq!(progress.expected_rows(), Some(3000));
+    assert_eq!(progress.bytes(), summary.bytes);
+    assert_eq!(progress.files(), summary.files.len() as u64);
+    assert!(progress.elapsed() > std::time::Duration::ZERO);
+    // A filtered query has no estimate: the bar shows no percentage.
+    let filtered = vibe_piper::engine::Progress::new();
+    engine
+        .extract(
+            "SELECT * FROM src.p WHERE k > 2000",
+            &format!("{}/q/", dir.path().display()),
+            &ExtractOptions::new().progress(filtered.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(filtered.rows(), 1000);
+    assert_eq!(filtered.expected_rows(), None);
+    ns.cleanup().await;
+}

@@ -290,6 +290,7 @@ impl Source for BigQuerySource {
         Ok(PartitionPlan {
             partitions: vec![vec![None]],
             method: "none".into(),
+            estimated_rows: None,
         })
     }
 

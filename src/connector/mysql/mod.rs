@@ -289,6 +289,7 @@ impl Source for MySqlSource {
         let whole = PartitionPlan {
             partitions: vec![vec![None]],
             method: "none".into(),
+            estimated_rows: None,
         };
         let Some(key) = meta.key_column.clone().filter(|_| self.options.partition) else {
             return Ok(whole);
@@ -314,6 +315,7 @@ impl Source for MySqlSource {
         Ok(PartitionPlan {
             partitions,
             method: format!("key {key} ranges"),
+            estimated_rows: None,
         })
     }
 

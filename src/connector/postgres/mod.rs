@@ -161,7 +161,8 @@ const COLUMNS_SQL: &str = "SELECT a.attname::text, t.typname::text, t.typtype::t
      ORDER BY a.attnum";
 
 const PAGES_SQL: &str =
-    "SELECT (pg_catalog.pg_relation_size(c.oid) / current_setting('block_size')::bigint)::bigint \
+    "SELECT (pg_catalog.pg_relation_size(c.oid) / current_setting('block_size')::bigint)::bigint, \
+            c.reltuples::float8 \
      FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
      WHERE n.nspname = $1 AND c.relname = $2";
 
@@ -306,6 +307,7 @@ impl Source for PostgresSource {
         let whole = || PartitionPlan {
             partitions: vec![vec![None]],
             method: "none".into(),
+            estimated_rows: None,
         };
         if self.partition == PartitionMethod::None {
             return Ok(whole());
@@ -314,6 +316,16 @@ impl Source for PostgresSource {
             .query(PAGES_SQL, vec![meta.schema.clone(), meta.table.clone()])
             .await?;
         let pages: i64 = rows.first().map(|r| r.get(0)).unwrap_or(0);
+        // `reltuples` is -1 until the table is first vacuumed or analyzed.
+        let estimated_rows = rows
+            .first()
+            .and_then(|r| r.get::<_, Option<f64>>(1))
+            .filter(|n| *n >= 0.0)
+            .map(|n| n as u64);
+        let whole = || PartitionPlan {
+            estimated_rows,
+            ..whole()
+        };
         let target = target.max(1);
         match (self.partition, &meta.key_column) {
             (PartitionMethod::Key, Some(key)) => {
@@ -338,12 +350,14 @@ impl Source for PostgresSource {
                 Ok(PartitionPlan {
                     partitions: range_partitions(lo, hi, target, chunk, &key_bound(key)),
                     method: format!("key {key} ranges"),
+                    estimated_rows,
                 })
             }
             _ if meta.physical_partitioning && pages > 0 && self.tid_range_scans => {
                 Ok(PartitionPlan {
                     partitions: range_partitions(0, pages, target, self.chunk_pages, &ctid_bound),
                     method: "ctid page ranges".into(),
+                    estimated_rows,
                 })
             }
             _ => Ok(whole()),

@@ -211,6 +211,7 @@ impl Source for SnowflakeSource {
         let whole = PartitionPlan {
             partitions: vec![vec![None]],
             method: "none".into(),
+            estimated_rows: None,
         };
         let Some(key) = meta.key_column.clone() else {
             return Ok(whole);
@@ -240,6 +241,7 @@ impl Source for SnowflakeSource {
         Ok(PartitionPlan {
             partitions,
             method: format!("key {key} ranges"),
+            estimated_rows: None,
         })
     }
 

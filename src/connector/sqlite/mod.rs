@@ -309,6 +309,7 @@ impl Source for SqliteSource {
         let whole = PartitionPlan {
             partitions: vec![vec![None]],
             method: "none".into(),
+            estimated_rows: None,
         };
         let Some(key) = meta.key_column.clone() else {
             return Ok(whole);
@@ -335,6 +336,7 @@ impl Source for SqliteSource {
         Ok(PartitionPlan {
             partitions,
             method: "rowid ranges".into(),
+            estimated_rows: None,
         })
     }
 

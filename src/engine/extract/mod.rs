@@ -374,14 +374,8 @@ pub(crate) async fn extract_plan(
     let target = resolve(destination, options)?;
     if let Some(progress) = &options.progress {
         progress.start();
-        let stats = datafusion::physical_plan::statistics::StatisticsContext::new().compute(
-            plan.as_ref(),
-            &datafusion::physical_plan::statistics::StatisticsArgs::new(),
-        );
-        if let Ok(stats) = stats {
-            if let Some(n) = stats.num_rows.get_value() {
-                progress.set_expected_rows(*n as u64);
-            }
+        if let Some(n) = expected_rows(&plan) {
+            progress.set_expected_rows(n);
         }
     }
     let streams = if target.single.is_some() {
@@ -392,6 +386,37 @@ pub(crate) async fn extract_plan(
             .map_err(Error::from_datafusion)?
     };
     write_streams(streams, target, options).await
+}
+
+/// The rows `plan` will return, as far as its statistics (exact for Parquet files) or a
+/// source's estimate for a whole table read as it is tell.
+fn expected_rows(plan: &Arc<dyn ExecutionPlan>) -> Option<u64> {
+    use datafusion::physical_plan::statistics::{StatisticsArgs, StatisticsContext};
+    if let Ok(stats) = StatisticsContext::new().compute(plan.as_ref(), &StatisticsArgs::new()) {
+        if let Some(n) = stats.num_rows.get_value() {
+            return Some(*n as u64);
+        }
+    }
+    // Nodes that pass every row on, down to one scan.
+    let mut node = plan.clone();
+    loop {
+        if let Some(scan) = node.downcast_ref::<crate::provider::RemoteScanExec>() {
+            return scan.estimated_rows();
+        }
+        let passes_rows = matches!(
+            node.name(),
+            "ProjectionExec"
+                | "CoalesceBatchesExec"
+                | "RepartitionExec"
+                | "CoalescePartitionsExec"
+                | "CooperativeExec"
+        );
+        let children = node.children();
+        if !passes_rows || children.len() != 1 {
+            return None;
+        }
+        node = children[0].clone();
+    }
 }
 
 /// Writes `streams` (one writer each) to `destination`.
