@@ -27,6 +27,7 @@ pub mod connector;
 pub mod demo;
 pub mod engine;
 pub mod error;
+pub mod progress;
 pub mod provider;
 pub mod query;
 pub mod read;

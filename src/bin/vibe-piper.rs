@@ -131,7 +131,8 @@ struct ConfigFile {
 }
 
 async fn engine_with(args: &SourceArgs, partitions: Option<usize>) -> Result<Engine> {
-    let mut builder = Engine::builder();
+    // INSERTs count the rows they load into the progress bar's counters.
+    let mut builder = Engine::builder().progress(QUERY_PROGRESS.get_or_init(Progress::new).clone());
     if let Some(n) = partitions {
         builder = builder.target_partitions(n);
     }

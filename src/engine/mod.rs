@@ -34,6 +34,7 @@ pub struct EngineBuilder {
     target_partitions: Option<usize>,
     options: ScanOptions,
     registry: Registry,
+    progress: Option<Arc<Progress>>,
 }
 
 impl EngineBuilder {
@@ -62,9 +63,19 @@ impl EngineBuilder {
         self
     }
 
+    /// Counters every `INSERT` through the engine adds the rows it loads to, for a progress
+    /// display (extractions take theirs in [`ExtractOptions::progress`]).
+    pub fn progress(mut self, progress: Arc<Progress>) -> Self {
+        self.progress = Some(progress);
+        self
+    }
+
     /// Creates the engine.
     pub fn build(self) -> Engine {
         let mut config = SessionConfig::new().with_information_schema(true);
+        if let Some(p) = self.progress {
+            config = config.with_extension(p);
+        }
         // `99999.99` is an exact decimal, as in every SQL engine users compare against.
         config.options_mut().sql_parser.parse_float_as_decimal = true;
         if let Some(n) = self.target_partitions {

@@ -119,8 +119,28 @@ impl DataSink for InsertSink {
     async fn write_all(
         &self,
         data: SendableRecordBatchStream,
-        _context: &Arc<TaskContext>,
+        context: &Arc<TaskContext>,
     ) -> DFResult<u64> {
+        // Rows count towards the session's progress as the load takes them.
+        let data = match context
+            .session_config()
+            .get_extension::<crate::progress::Progress>()
+        {
+            Some(progress) => {
+                let schema = data.schema();
+                let counted = futures::StreamExt::inspect(data, move |b| {
+                    if let Ok(b) = b {
+                        progress.add_rows(b.num_rows() as u64);
+                    }
+                });
+                Box::pin(
+                    datafusion::physical_plan::stream::RecordBatchStreamAdapter::new(
+                        schema, counted,
+                    ),
+                ) as SendableRecordBatchStream
+            }
+            None => data,
+        };
         let data = if self.skip.is_empty() {
             data
         } else {

@@ -653,3 +653,19 @@ async fn progress_counts_rows_bytes_files_and_knows_the_estimate() {
     assert_eq!(filtered.expected_rows(), None);
     ns.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inserts_through_the_engine_count_their_rows_as_progress() {
+    let ns = PgNamespace::new("x_load_progress").await;
+    ns.exec("CREATE TABLE dst (k int, v text);").await;
+    let progress = vibe_piper::engine::Progress::new();
+    let engine = engine(&ns, Engine::builder().progress(progress.clone()), "").await;
+    let out = query(
+        &engine,
+        "INSERT INTO src.dst SELECT CAST(value AS INT), 'v' FROM generate_series(1, 2500)",
+    )
+    .await;
+    assert_eq!(out, vec!["2500"]);
+    assert_eq!(progress.rows(), 2500);
+    ns.cleanup().await;
+}
