@@ -54,8 +54,11 @@ async fn manager_round_trip(engine: &Engine, manager: &dyn IoManager, all_types:
     assert_eq!(back, expected, "{}", manager.describe());
 
     if all_types {
-        let types =
-            "SELECT id, i2, i4, f8, n, nu, b, t, d, ts, tz, u, by FROM src.types ORDER BY id";
+        let types = format!(
+            "SELECT {} FROM src.types ORDER BY id",
+            crate::extract::PARQUET_COLUMNS
+        );
+        let types = types.as_str();
         let expected = query(engine, types).await;
         manager
             .store("types", engine.sql_stream(types).await.unwrap())

@@ -125,7 +125,7 @@ async fn assert_round_trip(engine: &Engine, folder: &str, table: &str, columns: 
 }
 
 /// The columns of the type table Parquet stores (intervals have no Arrow-to-Parquet mapping).
-const PARQUET_COLUMNS: &str = "id, i2, i4, f4, f8, n, nu, nw, b, t, vc, c, d, ts, tz, tm, u, j, jb, by, ai, at, m, ip, an, ad, atz, au";
+pub(crate) const PARQUET_COLUMNS: &str = "id, i2, i4, f4, f8, n, nu, nw, b, t, vc, c, d, ts, tz, tm, u, j, jb, by, ai, at, m, ip, an, ad, atz, au";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_to_local_parquet_round_trips_every_type() {
