@@ -669,3 +669,35 @@ async fn inserts_through_the_engine_count_their_rows_as_progress() {
     assert_eq!(progress.rows(), 2500);
     ns.cleanup().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn extracted_parquet_prunes_row_groups_on_a_sorted_column() {
+    let ns = PgNamespace::new("x_pruning").await;
+    ns.exec("CREATE TABLE s (id bigint, v text); INSERT INTO s SELECT g, md5(g::text) FROM generate_series(0, 9999) g;")
+        .await;
+    let engine = engine(&ns, Engine::builder(), "").await;
+    let prefix = unique("extract-pruning");
+    engine
+        .extract(
+            "SELECT * FROM src.s ORDER BY id",
+            &s3_url(&format!("{prefix}/sorted")),
+            &ExtractOptions::new().row_group_rows(1000),
+        )
+        .await
+        .unwrap();
+    engine.register_source("f", &s3_url(&prefix)).await.unwrap();
+    let sql = "SELECT count(*), min(id) FROM f.sorted WHERE id >= 9500";
+    assert_eq!(query(&engine, sql).await, vec!["500|9500"]);
+    let analyzed = query(&engine, &format!("EXPLAIN ANALYZE {sql}"))
+        .await
+        .join("\n");
+    let pruned = analyzed
+        .split("row_groups_pruned_statistics=")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no pruning metric in {analyzed}"));
+    assert!(
+        pruned.starts_with("10 total → 1 matched"),
+        "nine of ten row groups pruned: {analyzed}"
+    );
+    ns.cleanup().await;
+}
