@@ -57,15 +57,7 @@ fn rest(p: &mut Parser<'_>) -> std::result::Result<CopySpec, ParserError> {
         }
         let with = p.parse_keyword(Keyword::WITH);
         if p.consume_token(&Token::LParen) {
-            loop {
-                let key = key(p)?;
-                let value = value(p)?;
-                options.push((key, value));
-                if !p.consume_token(&Token::Comma) {
-                    break;
-                }
-            }
-            p.expect_token(&Token::RParen)?;
+            option_list(p, &mut options)?;
         } else if with {
             return p.expected("`(` after WITH", p.peek_token());
         } else if p.parse_keywords(&[Keyword::STORED, Keyword::AS]) {
@@ -85,15 +77,7 @@ fn rest(p: &mut Parser<'_>) -> std::result::Result<CopySpec, ParserError> {
             options.push(("partition_by".into(), columns.join(",")));
         } else if p.parse_keyword(Keyword::OPTIONS) {
             p.expect_token(&Token::LParen)?;
-            loop {
-                let key = key(p)?;
-                let value = value(p)?;
-                options.push((key, value));
-                if !p.consume_token(&Token::Comma) {
-                    break;
-                }
-            }
-            p.expect_token(&Token::RParen)?;
+            option_list(p, &mut options)?;
         } else {
             return p.expected(
                 "an option list, STORED AS, PARTITIONED BY, OPTIONS or the end",
@@ -106,6 +90,23 @@ fn rest(p: &mut Parser<'_>) -> std::result::Result<CopySpec, ParserError> {
         destination,
         options,
     })
+}
+
+/// `key value [, key value]... )`, after the opening parenthesis.
+fn option_list(
+    p: &mut Parser<'_>,
+    options: &mut Vec<(String, String)>,
+) -> std::result::Result<(), ParserError> {
+    loop {
+        let key = key(p)?;
+        let value = value(p)?;
+        options.push((key, value));
+        if !p.consume_token(&Token::Comma) {
+            break;
+        }
+    }
+    p.expect_token(&Token::RParen)?;
+    Ok(())
 }
 
 /// An option's name: a word or a quoted string; DataFusion's `format.` prefix is dropped.

@@ -10,7 +10,6 @@ use vibe_piper::assets::{Asset, Assets, IoManager, ParquetIoManager, TableIoMana
 use vibe_piper::Engine;
 
 use crate::common::*;
-use crate::extract::{s3_url, unique};
 
 async fn collect(stream: SendableRecordBatchStream) -> Vec<RecordBatch> {
     use futures::TryStreamExt;

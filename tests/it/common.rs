@@ -833,3 +833,70 @@ impl Namespace for BigQueryNamespace {
         self.dataset.clone()
     }
 }
+
+// The S3 emulator (moto) `scripts/test.sh` starts, or the endpoint VP_S3_ENDPOINT names.
+
+pub fn s3_endpoint() -> String {
+    std::env::var("VP_S3_ENDPOINT").expect(
+        "VP_S3_ENDPOINT is not set: run the tests with `bash scripts/test.sh`, which starts \
+         the moto S3 emulator",
+    )
+}
+
+pub fn s3_bucket() -> String {
+    std::env::var("VP_S3_BUCKET").unwrap_or_else(|_| "vp-test".into())
+}
+
+/// The query options every S3 URL of the tests carries (moto takes any keys).
+pub fn s3_options() -> String {
+    format!(
+        "endpoint={}&allow_http=true&region=us-east-1&access_key_id=test&secret_access_key=vp-secret-123",
+        s3_endpoint()
+    )
+}
+
+/// `s3://bucket/<prefix>/?options` for the emulator.
+pub fn s3_url(prefix: &str) -> String {
+    format!("s3://{}/{prefix}/?{}", s3_bucket(), s3_options())
+}
+
+pub fn s3_store() -> object_store::aws::AmazonS3 {
+    object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name(s3_bucket())
+        .with_endpoint(s3_endpoint())
+        .with_allow_http(true)
+        .with_region("us-east-1")
+        .with_access_key_id("test")
+        .with_secret_access_key("vp-secret-123")
+        .build()
+        .unwrap()
+}
+
+/// A prefix no other test run uses.
+pub fn unique(test: &str) -> String {
+    format!(
+        "{test}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    )
+}
+
+/// `f.sorted` holds ids 0..10,000 sorted in ten row groups: a filter on the last 500 reads one.
+pub async fn assert_nine_of_ten_row_groups_pruned(engine: &Engine) {
+    let sql = "SELECT count(*), min(id) FROM f.sorted WHERE id >= 9500";
+    assert_eq!(query(engine, sql).await, vec!["500|9500"]);
+    let analyzed = query(engine, &format!("EXPLAIN ANALYZE {sql}"))
+        .await
+        .join("\n");
+    let pruned = analyzed
+        .split("row_groups_pruned_statistics=")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no pruning metric in {analyzed}"));
+    assert!(
+        pruned.starts_with("10 total → 1 matched"),
+        "nine of ten row groups pruned: {analyzed}"
+    );
+}

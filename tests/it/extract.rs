@@ -13,50 +13,6 @@ use vibe_piper::Engine;
 
 use crate::common::*;
 
-pub(crate) fn s3_endpoint() -> String {
-    std::env::var("VP_S3_ENDPOINT").expect(
-        "VP_S3_ENDPOINT is not set: run the tests with `bash scripts/test.sh`, which starts \
-         the moto S3 emulator",
-    )
-}
-
-pub(crate) fn s3_bucket() -> String {
-    std::env::var("VP_S3_BUCKET").unwrap_or_else(|_| "vp-test".into())
-}
-
-/// `s3://bucket/<prefix>/?options` for the emulator (moto takes any keys).
-pub(crate) fn s3_url(prefix: &str) -> String {
-    format!(
-        "s3://{}/{prefix}/?endpoint={}&allow_http=true&region=us-east-1&access_key_id=test&secret_access_key=vp-secret-123",
-        s3_bucket(),
-        s3_endpoint()
-    )
-}
-
-pub(crate) fn s3_store() -> object_store::aws::AmazonS3 {
-    object_store::aws::AmazonS3Builder::new()
-        .with_bucket_name(s3_bucket())
-        .with_endpoint(s3_endpoint())
-        .with_allow_http(true)
-        .with_region("us-east-1")
-        .with_access_key_id("test")
-        .with_secret_access_key("vp-secret-123")
-        .build()
-        .unwrap()
-}
-
-/// A prefix no other test run uses.
-pub(crate) fn unique(test: &str) -> String {
-    format!(
-        "{test}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
-}
-
 async fn s3_objects(prefix: &str) -> Vec<String> {
     let store = s3_store();
     let p = object_store::path::Path::from(prefix);
@@ -686,18 +642,6 @@ async fn extracted_parquet_prunes_row_groups_on_a_sorted_column() {
         .await
         .unwrap();
     engine.register_source("f", &s3_url(&prefix)).await.unwrap();
-    let sql = "SELECT count(*), min(id) FROM f.sorted WHERE id >= 9500";
-    assert_eq!(query(&engine, sql).await, vec!["500|9500"]);
-    let analyzed = query(&engine, &format!("EXPLAIN ANALYZE {sql}"))
-        .await
-        .join("\n");
-    let pruned = analyzed
-        .split("row_groups_pruned_statistics=")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no pruning metric in {analyzed}"));
-    assert!(
-        pruned.starts_with("10 total → 1 matched"),
-        "nine of ten row groups pruned: {analyzed}"
-    );
+    assert_nine_of_ten_row_groups_pruned(&engine).await;
     ns.cleanup().await;
 }

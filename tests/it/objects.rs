@@ -7,55 +7,15 @@ use std::sync::Arc;
 use arrow::array::{Float64Array, Int64Array, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
-use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::aws::AmazonS3;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStoreExt, PutPayload};
 use vibe_piper::Engine;
 
-use crate::common::{explain, query};
-
-fn endpoint() -> String {
-    std::env::var("VP_S3_ENDPOINT").expect(
-        "VP_S3_ENDPOINT is not set: run the tests with `bash scripts/test.sh`, which starts \
-         the moto S3 emulator",
-    )
-}
-
-fn bucket() -> String {
-    std::env::var("VP_S3_BUCKET").unwrap_or_else(|_| "vp-test".into())
-}
-
-/// The options every URL of these tests carries (moto takes any keys).
-fn options() -> String {
-    format!(
-        "endpoint={}&allow_http=true&region=us-east-1&access_key_id=test&secret_access_key=vp-secret-123",
-        endpoint()
-    )
-}
-
-fn store() -> AmazonS3 {
-    AmazonS3Builder::new()
-        .with_bucket_name(bucket())
-        .with_endpoint(endpoint())
-        .with_allow_http(true)
-        .with_region("us-east-1")
-        .with_access_key_id("test")
-        .with_secret_access_key("vp-secret-123")
-        .build()
-        .unwrap()
-}
-
-/// A prefix of the test's own.
-fn prefix(test: &str) -> String {
-    format!(
-        "{test}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
-}
+use crate::common::{
+    assert_nine_of_ten_row_groups_pruned, explain, query, s3_bucket as bucket,
+    s3_options as options, s3_store as store, unique as prefix,
+};
 
 async fn put(store: &AmazonS3, path: &str, bytes: Vec<u8>) {
     store
@@ -242,19 +202,7 @@ async fn parquet_row_groups_are_pruned_on_s3() {
     e.register_source("f", &format!("s3://{}/{p}/?{}", bucket(), options()))
         .await
         .unwrap();
-    let sql = "SELECT count(*), min(id) FROM f.sorted WHERE id >= 9500";
-    assert_eq!(query(&e, sql).await, vec!["500|9500"]);
-    let analyzed = query(&e, &format!("EXPLAIN ANALYZE {sql}"))
-        .await
-        .join("\n");
-    let pruned = analyzed
-        .split("row_groups_pruned_statistics=")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no pruning metric in {analyzed}"));
-    assert!(
-        pruned.starts_with("10 total → 1 matched") || pruned.starts_with("9"),
-        "nine of ten row groups pruned: {analyzed}"
-    );
+    assert_nine_of_ten_row_groups_pruned(&e).await;
 }
 
 /// Options come from the URL; a wrong one is named, and no secret reaches an error.

@@ -307,7 +307,6 @@ pub(crate) async fn extract_plan(
 ) -> Result<ExtractSummary> {
     let target = resolve(destination, options)?;
     if let Some(progress) = &options.progress {
-        progress.start();
         if let Some(n) = expected_rows(&plan) {
             progress.set_expected_rows(n);
         }
@@ -359,11 +358,7 @@ pub(crate) async fn extract_streams(
     destination: &str,
     options: &ExtractOptions,
 ) -> Result<ExtractSummary> {
-    let target = resolve(destination, options)?;
-    if let Some(progress) = &options.progress {
-        progress.start();
-    }
-    write_streams(streams, target, options).await
+    write_streams(streams, resolve(destination, options)?, options).await
 }
 
 fn resolve(destination: &str, options: &ExtractOptions) -> Result<Target> {
@@ -431,6 +426,9 @@ async fn write_streams(
     options: &ExtractOptions,
 ) -> Result<ExtractSummary> {
     let started = Instant::now();
+    if let Some(progress) = &options.progress {
+        progress.start();
+    }
     let Some(schema) = streams.first().map(|s| s.schema()) else {
         return Err(Error::Config("the query has no output partitions".into()));
     };
