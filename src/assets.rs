@@ -198,12 +198,6 @@ impl TableIoManager {
     }
 }
 
-impl std::fmt::Debug for dyn Connector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Connector({})", self.backend())
-    }
-}
-
 #[async_trait]
 impl IoManager for TableIoManager {
     fn describe(&self) -> String {

@@ -389,6 +389,12 @@ pub trait Connector: Executor {
     }
 }
 
+impl std::fmt::Debug for dyn Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Connector({})", self.backend())
+    }
+}
+
 /// A transaction. Every [`Executor`] call runs inside it; it ends with [`commit`](Self::commit)
 /// or [`rollback`](Self::rollback), and rolls back when dropped.
 #[async_trait]

@@ -343,6 +343,15 @@ async fn copy_to_in_sql() {
     assert!(result[0].starts_with("10|1|"), "{result:?}");
     assert_eq!(std::fs::read_to_string(&csv).unwrap().lines().count(), 11);
     let e = engine
+        .extract(
+            "SELECT 1",
+            &s3_url("never"),
+            &ExtractOptions::new().part_size(1 << 20),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("5 MiB"), "{e}");
+    let e = engine
         .sql(&format!("COPY (SELECT 1) TO '{out}' (COLOUR red)"))
         .await
         .unwrap_err();

@@ -460,6 +460,12 @@ async fn write_streams(
     let file_schema = Arc::new(schema.project(&file_columns)?);
     // The settings are checked once, before any file is opened.
     Encoder::new(format, file_schema.clone(), options)?;
+    if target.location.root.scheme() == "s3" && options.part_size < 5 << 20 {
+        return Err(Error::Config(format!(
+            "part_size {} B: S3 takes multipart upload parts of 5 MiB or more",
+            options.part_size
+        )));
+    }
 
     let existing = existing_objects(&target).await?;
     if !existing.is_empty() && !options.overwrite {
