@@ -59,7 +59,7 @@ impl Default for ExtractOptions {
             max_rows_per_file: None,
             partition_by: vec![],
             compression: None,
-            row_group_rows: 1 << 20,
+            row_group_rows: 256 << 10,
             part_size: 8 << 20,
             upload_concurrency: 4,
             overwrite: false,
@@ -70,7 +70,7 @@ impl Default for ExtractOptions {
 
 impl ExtractOptions {
     /// The defaults: Parquet (or the format a single-file destination's extension names),
-    /// zstd for Parquet, the engine's partitions, one file per partition, 1 Mi rows per
+    /// zstd for Parquet, the engine's partitions, one file per partition, 256 Ki rows per
     /// Parquet row group, 8 MiB upload parts with 4 in flight per file, no overwriting.
     pub fn new() -> Self {
         Self::default()
@@ -108,7 +108,7 @@ impl ExtractOptions {
         self
     }
 
-    /// Rows per Parquet row group (default 1 Mi): smaller groups prune finer.
+    /// Rows per Parquet row group (default 256 Ki): smaller groups prune finer.
     pub fn row_group_rows(mut self, n: usize) -> Self {
         self.row_group_rows = n.max(1);
         self

@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use bytes::Bytes;
+
 use object_store::path::Path as ObjectPath;
 use object_store::{MultipartUpload, ObjectStore, ObjectStoreExt, PutPayload};
 
@@ -12,13 +14,24 @@ use crate::error::{Error, Result};
 /// A multipart upload in progress.
 pub(crate) struct Upload {
     upload: Box<dyn MultipartUpload>,
-    buffer: Vec<u8>,
+    /// Bytes handed over and not uploaded yet (no copies: parts are cut from these).
+    buffer: std::collections::VecDeque<Bytes>,
+    buffered: usize,
     part_size: usize,
     concurrency: usize,
     tasks: tokio::task::JoinSet<object_store::Result<()>>,
     parts: usize,
     bytes: u64,
     shown: String,
+}
+
+impl std::fmt::Debug for Upload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Upload")
+            .field("parts", &self.parts)
+            .field("bytes", &self.bytes)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A file whose bytes are all uploaded, waiting to be published.
@@ -47,7 +60,8 @@ impl Upload {
             })?;
         Ok(Self {
             upload,
-            buffer: Vec::new(),
+            buffer: std::collections::VecDeque::new(),
+            buffered: 0,
             part_size,
             concurrency,
             tasks: tokio::task::JoinSet::new(),
@@ -64,26 +78,50 @@ impl Upload {
         }
     }
 
-    /// Adds bytes; a full part goes out, waiting while `concurrency` parts are in flight.
+    /// Adds bytes; every full part (exactly `part_size` bytes) goes out, waiting while
+    /// `concurrency` parts are in flight, so that what is in flight stays bounded however
+    /// large one handover is (a Parquet row group).
     pub(crate) async fn write(&mut self, bytes: Vec<u8>) -> Result<()> {
         self.bytes += bytes.len() as u64;
-        if self.buffer.is_empty() {
-            self.buffer = bytes;
-        } else {
-            self.buffer.extend_from_slice(&bytes);
+        if bytes.is_empty() {
+            return Ok(());
         }
-        if self.buffer.len() >= self.part_size {
-            let part = std::mem::take(&mut self.buffer);
+        self.buffered += bytes.len();
+        self.buffer.push_back(Bytes::from(bytes));
+        while self.buffered >= self.part_size {
+            let part = self.take(self.part_size);
             self.put(part).await?;
         }
         Ok(())
     }
 
-    async fn put(&mut self, part: Vec<u8>) -> Result<()> {
+    /// The first `n` buffered bytes, as slices of the buffers they are in.
+    fn take(&mut self, n: usize) -> Vec<Bytes> {
+        let mut part = vec![];
+        let mut left = n;
+        while left > 0 {
+            let Some(mut front) = self.buffer.pop_front() else {
+                break;
+            };
+            if front.len() > left {
+                let head = front.split_to(left);
+                self.buffer.push_front(front);
+                front = head;
+            }
+            left -= front.len();
+            self.buffered -= front.len();
+            part.push(front);
+        }
+        part
+    }
+
+    async fn put(&mut self, part: Vec<Bytes>) -> Result<()> {
         while self.tasks.len() >= self.concurrency {
             self.join_one().await?;
         }
-        let future = self.upload.put_part(PutPayload::from(part));
+        let future = self
+            .upload
+            .put_part(part.into_iter().collect::<PutPayload>());
         self.tasks.spawn(future);
         self.parts += 1;
         Ok(())
@@ -100,8 +138,8 @@ impl Upload {
     /// Uploads what is left and waits for every part; returns the file's size. The object
     /// is not visible until [`Upload::complete`].
     pub(crate) async fn finish_parts(&mut self) -> Result<u64> {
-        if !self.buffer.is_empty() || self.parts == 0 {
-            let part = std::mem::take(&mut self.buffer);
+        if self.buffered > 0 || self.parts == 0 {
+            let part = self.take(self.buffered);
             self.put(part).await?;
         }
         while !self.tasks.is_empty() {
@@ -127,5 +165,56 @@ impl Upload {
         if let Err(e) = self.upload.abort().await {
             log::warn!("{}: aborting an upload: {e}", self.shown);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use object_store::memory::InMemory;
+    use object_store::ObjectStoreExt;
+
+    #[tokio::test]
+    async fn parts_are_cut_to_the_part_size_and_published_only_on_completion() {
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let path = ObjectPath::from("out/part.bin");
+        let mut upload = Upload::start(store.clone(), path.clone(), "mem".into(), 10, 2)
+            .await
+            .unwrap();
+        // One large handover and a few small ones: 25 + 3 + 4 bytes.
+        upload.write((0u8..25).collect()).await.unwrap();
+        upload.write(vec![25, 26, 27]).await.unwrap();
+        upload.write(vec![]).await.unwrap();
+        upload.write(vec![28, 29, 30, 31]).await.unwrap();
+        assert_eq!(upload.parts, 3, "three full parts of 10 bytes");
+        assert_eq!(upload.buffered, 2);
+        assert_eq!(upload.finish_parts().await.unwrap(), 32);
+        assert_eq!(upload.parts, 4);
+        assert!(
+            store.head(&path).await.is_err(),
+            "not visible before completion"
+        );
+        upload.complete().await.unwrap();
+        let got = store.get(&path).await.unwrap().bytes().await.unwrap();
+        assert_eq!(got.as_ref(), (0u8..32).collect::<Vec<_>>().as_slice());
+    }
+
+    #[tokio::test]
+    async fn an_aborted_upload_leaves_nothing() {
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let path = ObjectPath::from("x");
+        let mut upload = Upload::start(store.clone(), path.clone(), "mem".into(), 4, 1)
+            .await
+            .unwrap();
+        upload.write(vec![1; 9]).await.unwrap();
+        upload.abort().await;
+        assert!(store.head(&path).await.is_err());
+        // An empty file still makes one (empty) part.
+        let mut empty = Upload::start(store.clone(), path.clone(), "mem".into(), 4, 1)
+            .await
+            .unwrap();
+        assert_eq!(empty.finish_parts().await.unwrap(), 0);
+        empty.complete().await.unwrap();
+        assert_eq!(store.head(&path).await.unwrap().size, 0);
     }
 }
