@@ -1,6 +1,9 @@
 //! Helpers shared by the benchmarks: process CPU and peak memory, arguments, medians.
 #![allow(dead_code)] // Each bench uses some of these.
 
+#[cfg(all(feature = "postgres", feature = "demo"))]
+pub mod lineitem;
+
 /// CPU seconds of this process and its finished children (a database client run as the
 /// floor), and peak RSS in MiB: this process's own high-water mark (`VmHWM`, fresh after exec,
 /// unlike `ru_maxrss`), or the client's for a floor run as a child process.
@@ -55,6 +58,12 @@ pub fn venv_python(venv: &str) -> String {
 
 /// Runs a Python snippet in `venv` and returns the seconds it prints last.
 pub fn python_seconds(venv: &str, code: &str) -> f64 {
+    python_numbers(venv, code)[0]
+}
+
+/// Runs a Python snippet in `venv` and returns the numbers of the last line it prints
+/// (separated by spaces).
+pub fn python_numbers(venv: &str, code: &str) -> Vec<f64> {
     let out = std::process::Command::new(venv_python(venv))
         .args(["-c", code])
         .output()
@@ -69,8 +78,9 @@ pub fn python_seconds(venv: &str, code: &str) -> f64 {
         .lines()
         .last()
         .unwrap_or("")
-        .parse()
-        .expect("seconds")
+        .split_whitespace()
+        .map(|n| n.parse().expect("a number"))
+        .collect()
 }
 
 /// `rows` rows of `(id Int64, v Float64, label Utf8)` in batches of 65,536.
