@@ -18,7 +18,7 @@
 //!   beat for a writer, and the table's Arrow size (`get_array_memory_size` of every batch);
 //! - (c), (d) `Engine::extract("SELECT * FROM pg.lineitem", "DIR/", zstd)` with 1 and 2
 //!   partitions (one writer, one file, per partition), with the default Parquet row groups
-//!   of 1 Mi rows unless `--row-group-rows` says otherwise;
+//!   of 256 Ki rows unless `--row-group-rows` says otherwise;
 //! - (e), (f) ConnectorX (`cx.read_sql(..., return_type="arrow")`, (f) with
 //!   `partition_on="l_orderkey", partition_num=2`) then `pyarrow.parquet.write_table(...,
 //!   compression="zstd")`;
@@ -522,7 +522,7 @@ fn main() {
          (medians); Arrow size {arrow_size:.0} bytes ({:.0} MiB), 25% = {:.0} MiB; engine row groups: {}\n",
         arrow_size / (1u64 << 20) as f64,
         arrow_size / 4.0 / (1u64 << 20) as f64,
-        row_group_rows.map_or("1 Mi rows (the default)".to_string(), |n| format!("{n} rows"))
+        row_group_rows.map_or("256 Ki rows (the default)".to_string(), |n| format!("{n} rows"))
     );
     println!("| contender | wall s | / floor | CPU s | peak RSS MiB | RSS % of Arrow | rows | Parquet bytes | files | row groups |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
