@@ -27,14 +27,9 @@ pub enum OutputFormat {
 }
 
 impl OutputFormat {
-    /// The extension of its files, without the dot.
+    /// The extension of its files, without the dot (its name).
     pub fn extension(self) -> &'static str {
-        match self {
-            OutputFormat::Parquet => "parquet",
-            OutputFormat::Csv => "csv",
-            OutputFormat::JsonLines => "jsonl",
-            OutputFormat::Arrow => "arrow",
-        }
+        self.name()
     }
 
     /// Its name as options spell it.
