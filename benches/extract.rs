@@ -40,6 +40,8 @@ fn mysql_url() -> String {
 fn mysql_cli_args() -> Vec<String> {
     let u = url::Url::parse(&mysql_url()).expect("mysql URL");
     let mut args = vec![
+        // TCP even for `localhost` (which the client would take as the Unix socket).
+        "--protocol=TCP".to_string(),
         format!("--host={}", u.host_str().unwrap_or("127.0.0.1")),
         format!("--port={}", u.port().unwrap_or(3306)),
         format!(
@@ -52,6 +54,7 @@ fn mysql_cli_args() -> Vec<String> {
         ),
     ];
     if let Some(p) = u.password() {
+        let p = percent_encoding::percent_decode_str(p).decode_utf8_lossy();
         args.push(format!("--password={p}"));
     }
     args

@@ -6,6 +6,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/vibe-piper/target}"
 source scripts/services.sh
 ensure_postgres
 ensure_mysql
+# Private PostgreSQL and MariaDB servers that take TLS only, with password and certificate logins.
+ensure_tls_postgres
+ensure_tls_mariadb
 # The Snowflake emulator and the ADBC driver, each in a virtualenv of its own.
 ensure_fakesnow
 ensure_adbc_snowflake

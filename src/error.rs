@@ -48,7 +48,18 @@ pub enum Error {
         /// The driver's message, scrubbed of credentials.
         message: String,
     },
-    /// The server refused the credentials.
+    /// TLS could not be set up as the options ask: the server's certificate was refused, a
+    /// certificate or key file cannot be read, or the server does not offer TLS.
+    #[error("TLS with {target} failed: {message}")]
+    Tls {
+        /// Host and port without credentials.
+        target: String,
+        /// What failed and what to change.
+        message: String,
+    },
+    /// The server refused the credentials (a wrong password or user, or an authentication
+    /// method the server does not allow for this connection). The message says what to check
+    /// and never holds the password.
     #[error("authentication failed for {target}: {message}")]
     Authentication {
         /// Host and port without credentials.

@@ -551,7 +551,8 @@ async fn interactive(engine: &Engine, format: Format, output: &Option<PathBuf>) 
                     continue;
                 }
                 let text = std::mem::take(&mut buffer);
-                let _ = rl.add_history_entry(text.trim());
+                // The history file never holds a URL's password or secret options.
+                let _ = rl.add_history_entry(redact_statement(text.trim()));
                 for (_, statement) in split_statements(&text) {
                     // Each result replaces the --output file when it succeeds.
                     let outcome = match Sink::open(output) {
@@ -581,7 +582,38 @@ async fn interactive(engine: &Engine, format: Format, output: &Option<PathBuf>) 
         }
     }
     let _ = rl.save_history(&history);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&history, std::fs::Permissions::from_mode(0o600));
+    }
     Ok(())
+}
+
+/// `statement` with every quoted URL redacted (`user:***@host`, `password=***`): what the
+/// prompt's history file keeps.
+fn redact_statement(statement: &str) -> String {
+    let mut out = String::with_capacity(statement.len());
+    let mut rest = statement;
+    while let Some(open) = rest.find(['\'', '"']) {
+        let quote = rest.as_bytes()[open] as char;
+        out.push_str(&rest[..=open]);
+        rest = &rest[open + 1..];
+        let close = rest.find(quote).unwrap_or(rest.len());
+        let literal = &rest[..close];
+        if literal.contains("://") || literal.contains('@') {
+            out.push_str(&vibe_piper::error::redact_url(literal));
+        } else {
+            out.push_str(literal);
+        }
+        rest = &rest[close..];
+        if let Some(c) = rest.chars().next() {
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 async fn demo(scale: f64, dir: Option<PathBuf>) -> Result<()> {
@@ -822,5 +854,27 @@ fn main() -> ExitCode {
             );
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod history_tests {
+    use super::redact_statement;
+
+    #[test]
+    fn history_entries_hold_no_secrets() {
+        let s = redact_statement(
+            "COPY (SELECT 1) TO 's3://b/out/?secret_access_key=AbC123&region=x' (FORMAT parquet)",
+        );
+        assert!(!s.contains("AbC123"), "{s}");
+        assert!(
+            s.contains("region=x") && s.ends_with("(FORMAT parquet)"),
+            "{s}"
+        );
+        let s = redact_statement("SELECT 'postgres://u:pw@h/db', \"x\" FROM t WHERE a = 'it''s'");
+        assert!(!s.contains(":pw@"), "{s}");
+        assert!(s.contains("FROM t WHERE a = 'it''s'"), "{s}");
+        assert_eq!(redact_statement("SELECT 1"), "SELECT 1");
+        assert_eq!(redact_statement("SELECT 'open"), "SELECT 'open");
     }
 }

@@ -20,6 +20,8 @@ pub mod session;
 pub mod snowflake;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
 pub mod value;
 
 pub use executor::{

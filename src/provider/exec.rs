@@ -124,11 +124,15 @@ impl DisplayAs for RemoteScanExec {
             .and_then(|q| q.first())
             .map(String::as_str)
             .unwrap_or("");
+        let reader = match &self.reader {
+            Some(r) => r.name(),
+            None => self.source.reader().name(),
+        };
         match t {
             DisplayFormatType::Verbose => {
                 write!(
                     f,
-                    "RemoteScanExec: source={}, partitions={} ({}), queries={}",
+                    "RemoteScanExec: source={}, reader={reader}, partitions={} ({}), queries={}",
                     self.source.backend(),
                     self.queries.len(),
                     self.method,
@@ -143,7 +147,7 @@ impl DisplayAs for RemoteScanExec {
             }
             _ => write!(
                 f,
-                "RemoteScanExec: source={}, partitions={} ({}), queries={}, sql={}",
+                "RemoteScanExec: source={}, reader={reader}, partitions={} ({}), queries={}, sql={}",
                 self.source.backend(),
                 self.queries.len(),
                 self.method,

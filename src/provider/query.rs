@@ -140,6 +140,10 @@ impl std::fmt::Debug for ConnectorReader {
 }
 
 impl ScanReader for ConnectorReader {
+    fn name(&self) -> &'static str {
+        "connector"
+    }
+
     fn spawn(
         &self,
         request: ScanRequest,

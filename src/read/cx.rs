@@ -71,6 +71,10 @@ fn install_quiet_hook() {
 }
 
 impl ScanReader for CxReader {
+    fn name(&self) -> &'static str {
+        "connectorx"
+    }
+
     fn spawn(
         &self,
         request: ScanRequest,

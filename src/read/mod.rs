@@ -68,6 +68,9 @@ pub struct ScanRequest {
 /// A reader of scan queries: a backend's own (PostgreSQL's binary COPY reader, MySQL's wire
 /// reader, SQLite's in-process reader) or ConnectorX ([`cx::CxReader`]).
 pub trait ScanReader: std::fmt::Debug + Send + Sync {
+    /// The reader's name, shown by EXPLAIN (`reader=copy`, `native`, `connectorx`, ...).
+    fn name(&self) -> &'static str;
+
     /// Starts reading `request` on a thread of its own (through [`spawn_reader`]); batches,
     /// then the end or one error, arrive on the receiver. `keep_alive` is held until the
     /// reading ends (the transaction that exported the snapshot the queries import).

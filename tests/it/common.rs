@@ -130,6 +130,11 @@ impl PgNamespace {
     pub async fn new(test: &str) -> Self {
         let base = postgres_url().await;
         let client = pg_client(&base).await;
+        Self::on(base, client, test).await
+    }
+
+    /// A namespace whose sources connect with `base` and whose set-up runs on `client`.
+    pub async fn on(base: String, client: tokio_postgres::Client, test: &str) -> Self {
         let schema = format!("vp_{test}");
         client
             .batch_execute(&format!(
@@ -205,6 +210,8 @@ pub struct MySqlFixture;
 pub struct MySqlConnectorXFixture;
 
 pub struct MySqlNamespace {
+    /// The server URL (without a database) sources connect with.
+    pub base: String,
     pub database: String,
     conn: std::sync::Mutex<mysql::Conn>,
     /// Source options every URL of this namespace carries.
@@ -213,16 +220,25 @@ pub struct MySqlNamespace {
 
 impl MySqlNamespace {
     pub fn new(test: &str) -> Self {
+        Self::on(
+            mysql_base(),
+            mysql::Opts::from_url(&mysql_base()).unwrap(),
+            test,
+        )
+    }
+
+    /// A namespace whose sources connect with `base` and whose set-up connects with `admin`.
+    pub fn on(base: String, admin: mysql::Opts, test: &str) -> Self {
         use mysql::prelude::Queryable;
         let database = format!("vp_{test}");
-        let mut conn = mysql::Conn::new(mysql::Opts::from_url(&mysql_base()).unwrap())
-            .expect("MySQL reachable");
+        let mut conn = mysql::Conn::new(admin).expect("MySQL reachable");
         conn.query_drop(format!(
             "SET SESSION sql_mode = 'ANSI_QUOTES,NO_BACKSLASH_ESCAPES,STRICT_ALL_TABLES'; \
              DROP DATABASE IF EXISTS {database}; CREATE DATABASE {database} CHARACTER SET utf8mb4; USE {database}"
         ))
         .expect("create database");
         Self {
+            base,
             database,
             conn: std::sync::Mutex::new(conn),
             options: String::new(),
@@ -284,7 +300,12 @@ impl Namespace for MySqlNamespace {
     }
 
     fn url(&self, options: &str) -> String {
-        let mut u = format!("{}/{}?tinyint1_as_bool=true", mysql_base(), self.database);
+        let (server, query) = self.base.split_once('?').unwrap_or((&self.base, ""));
+        let mut u = format!("{server}/{}?tinyint1_as_bool=true", self.database);
+        if !query.is_empty() {
+            u.push('&');
+            u.push_str(query);
+        }
         if !self.options.is_empty() {
             u.push('&');
             u.push_str(&self.options);

@@ -18,6 +18,7 @@ mod query;
 mod registry;
 mod snowflake;
 mod sqlite;
+mod tls;
 
 mod postgres_conformance {
     crate::conformance_suite!(crate::common::PgFixture, "chunk_pages=2");
@@ -33,6 +34,14 @@ mod mysql_conformance {
 
 mod mysql_connectorx_conformance {
     crate::conformance_suite!(crate::common::MySqlConnectorXFixture, "chunk_rows=100");
+}
+
+mod postgres_tls_conformance {
+    crate::conformance_suite!(crate::tls::PgTlsFixture, "chunk_pages=2");
+}
+
+mod mysql_tls_conformance {
+    crate::conformance_suite!(crate::tls::MySqlTlsFixture, "chunk_rows=100");
 }
 
 mod sqlite_conformance {

@@ -381,9 +381,9 @@ async fn unknown_options_list_the_valid_ones() {
     let listing = "unknown option `chunk_row`; valid options: acquire_timeout, chunk_rows, \
                    client_found_rows, compression, enable_cleartext_plugin, idle_timeout, \
                    max_allowed_packet, max_lifetime, min_idle, partition, pool_size, \
-                   prefer_socket, reader, require_ssl, secure_auth, socket, ssl-ca, ssl-mode, \
-                   sslmode, stmt_cache_size, tcp_keepalive, tcp_nodelay, tinyint1_as_bool, \
-                   verify_ca, verify_identity, wait_timeout, zero_dates";
+                   prefer_socket, reader, require_ssl, secure_auth, socket, ssl-ca, ssl-cert, \
+                   ssl-key, ssl-mode, sslmode, stmt_cache_size, tcp_keepalive, tcp_nodelay, \
+                   tinyint1_as_bool, verify_ca, verify_identity, wait_timeout, zero_dates";
     let source = Engine::new().register_source("m", url).await.unwrap_err();
     let connector = vibe_piper::connector::connect(url)
         .await

@@ -69,6 +69,10 @@ struct CountingReader {
 }
 
 impl ScanReader for CountingReader {
+    fn name(&self) -> &'static str {
+        "counting"
+    }
+
     fn spawn(
         &self,
         request: ScanRequest,

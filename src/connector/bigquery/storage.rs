@@ -461,6 +461,10 @@ impl SessionReader {
 }
 
 impl ScanReader for SessionReader {
+    fn name(&self) -> &'static str {
+        "storage-read"
+    }
+
     fn spawn(
         &self,
         request: ScanRequest,
@@ -510,6 +514,10 @@ impl ScanReader for SessionReader {
 pub(crate) struct NoSqlReader;
 
 impl ScanReader for NoSqlReader {
+    fn name(&self) -> &'static str {
+        "storage-read"
+    }
+
     fn spawn(
         &self,
         _request: ScanRequest,

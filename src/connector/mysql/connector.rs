@@ -12,7 +12,7 @@ use mysql_async::{Conn, Pool};
 
 use super::bulk::{load_on, prepare_target};
 use super::error::Target;
-use super::options::MySqlOptions;
+use super::options::{MySqlOptions, SslMode};
 use super::params::{execute_many_on, execute_on, my_params};
 use super::rows::{first_then_rest, run_query, table_schema_on};
 use crate::connector::executor::{BatchStream, BulkOptions, PoolOptions, PoolStatus, TableName};
@@ -63,11 +63,9 @@ impl Pooled<MySqlSession> {
 
     /// Opens a pool as `options` say and checks that the server accepts a connection.
     pub(crate) async fn from_options(options: &MySqlOptions) -> Result<Self> {
+        let opts = preferred_tls(options).await?;
         let this = Pooled::new(MySqlSession {
-            pool: PoolSlot::new(
-                Pool::new(options.opts.clone()),
-                options.target.target.clone(),
-            ),
+            pool: PoolSlot::new(Pool::new(opts), options.target.target.clone()),
             target: options.target.clone(),
             options: options.pool.clone(),
         });
@@ -83,6 +81,34 @@ impl Pooled<MySqlSession> {
 
     pub(crate) fn target(&self) -> &Target {
         &self.session().target
+    }
+}
+
+/// The settings the pool connects with. For `ssl-mode=PREFERRED` one connection finds out
+/// whether the server offers TLS (mysql_async has no fallback): without it, connections are
+/// made without TLS, as the MySQL client does.
+async fn preferred_tls(options: &MySqlOptions) -> Result<mysql_async::Opts> {
+    if options.tls.mode != SslMode::Preferred || options.socket.is_some() {
+        return Ok(options.opts.clone());
+    }
+    if let Some(encrypted) = options.tls.negotiated() {
+        return Ok(if encrypted {
+            options.opts.clone()
+        } else {
+            options.plain_opts()
+        });
+    }
+    match mysql_async::Conn::new(options.opts.clone()).await {
+        Ok(conn) => {
+            options.tls.set_negotiated(true);
+            let _ = conn.disconnect().await;
+            Ok(options.opts.clone())
+        }
+        Err(mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer)) => {
+            options.tls.set_negotiated(false);
+            Ok(options.plain_opts())
+        }
+        Err(e) => Err(options.target.error(e)),
     }
 }
 

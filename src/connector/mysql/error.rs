@@ -15,6 +15,16 @@ pub(crate) struct Target {
 }
 
 impl Target {
+    /// The host of `mysql at HOST:PORT/db`.
+    pub(crate) fn host(&self) -> &str {
+        let rest = self
+            .target
+            .strip_prefix("mysql at ")
+            .unwrap_or(&self.target);
+        let end = rest.rfind(':').unwrap_or(rest.len());
+        &rest[..end]
+    }
+
     /// Maps a driver error to an actionable [`Error`] (credentials scrubbed).
     pub(crate) fn error(&self, e: mysql_async::Error) -> Error {
         let secret = self.password.as_deref();
@@ -23,10 +33,30 @@ impl Target {
                 let message = scrub(&s.message, secret);
                 let code = s.code.to_string();
                 let kind = match s.code {
-                    1045 | 1044 | 1698 => {
+                    1045 => {
+                        return Error::Authentication {
+                            target: self.target.clone(),
+                            message: format!(
+                                "{message}: check the user name and the password (in the URL, \
+                                 percent-encoded, or MYSQL_PWD), and, for a server that accepts \
+                                 only encrypted connections (require_secure_transport), \
+                                 ssl-mode"
+                            ),
+                        }
+                    }
+                    1044 | 1698 => {
                         return Error::Authentication {
                             target: self.target.clone(),
                             message,
+                        }
+                    }
+                    3159 => {
+                        return Error::Tls {
+                            target: self.target.clone(),
+                            message: format!(
+                                "{message}: the server accepts only encrypted connections: use \
+                                 ssl-mode=REQUIRED, VERIFY_CA or VERIFY_IDENTITY"
+                            ),
                         }
                     }
                     1049 => {
@@ -69,10 +99,34 @@ impl Target {
                     },
                 }
             }
-            mysql_async::Error::Io(io) => Error::Connection {
+            mysql_async::Error::Io(mysql_async::IoError::Tls(tls)) => Error::Tls {
                 target: self.target.clone(),
-                message: scrub(&io.to_string(), secret),
+                message: scrub(&tls.to_string(), secret),
             },
+            mysql_async::Error::Io(mysql_async::IoError::Io(io)) => {
+                match crate::connector::tls::rustls_error(&io) {
+                    Some(tls) => Error::Tls {
+                        target: self.target.clone(),
+                        message: crate::connector::tls::describe(
+                            tls,
+                            self.host(),
+                            "ssl-mode=VERIFY_CA",
+                        ),
+                    },
+                    None => Error::Connection {
+                        target: self.target.clone(),
+                        message: scrub(&io.to_string(), secret),
+                    },
+                }
+            }
+            mysql_async::Error::Driver(mysql_async::DriverError::NoClientSslFlagFromServer) => {
+                Error::Tls {
+                    target: self.target.clone(),
+                    message: "the server does not offer TLS: use ssl-mode=PREFERRED or DISABLED, \
+                              or configure TLS on the server"
+                        .into(),
+                }
+            }
             mysql_async::Error::Driver(d) => Error::Connection {
                 target: self.target.clone(),
                 message: scrub(&d.to_string(), secret),

@@ -78,7 +78,7 @@ pub struct MySqlSource {
 impl std::fmt::Debug for MySqlSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MySqlSource")
-            .field("url", &redact_url(&self.options.cx_url))
+            .field("url", &redact_url(&self.options.cx_url()))
             .field("tinyint1_as_bool", &self.options.tinyint1_as_bool)
             .field("zero_dates", &self.options.zero_dates)
             .finish_non_exhaustive()
@@ -331,6 +331,8 @@ impl Source for MySqlSource {
             return Arc::new(wire_reader::WireReader {
                 host,
                 port,
+                socket: self.options.socket.clone(),
+                tls: self.options.tls.clone(),
                 user,
                 password: secret,
                 database: self.options.database.clone(),
@@ -339,7 +341,7 @@ impl Source for MySqlSource {
             });
         }
         Arc::new(CxReader {
-            url: self.options.cx_url.clone(),
+            url: self.options.cx_url(),
             protocol: Some("binary"),
             session_statements,
             backend: "mysql",

@@ -1,11 +1,14 @@
 //! A MySQL URL, read once into the options its source, connector and readers share.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use super::error::Target;
 use super::types::ZeroDates;
 use super::DEFAULT_CHUNK_ROWS;
 use crate::connector::options::UrlOptions;
+use crate::connector::tls::{Roots, TlsSpec, Verify};
 use crate::connector::PoolOptions;
 use crate::error::{redact_url, scrub, Error, Result};
 
@@ -18,14 +21,11 @@ const DRIVER_OPTIONS: &[&str] = &[
     "enable_cleartext_plugin",
     "max_allowed_packet",
     "prefer_socket",
-    "require_ssl",
     "secure_auth",
     "socket",
     "stmt_cache_size",
     "tcp_keepalive",
     "tcp_nodelay",
-    "verify_ca",
-    "verify_identity",
     "wait_timeout",
 ];
 
@@ -62,7 +62,7 @@ impl SslMode {
         )
     }
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Disabled => "disabled",
             Self::Preferred => "preferred",
@@ -73,20 +73,37 @@ impl SslMode {
     }
 }
 
-/// TLS: `ssl-mode` (alias `sslmode`) and `ssl-ca`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// TLS: `ssl-mode` (alias `sslmode`), `ssl-ca`, `ssl-cert`, `ssl-key`, with the MySQL client's
+/// semantics (see docs/mysql.md): the default is `PREFERRED`, `ssl-ca` without a mode means
+/// `VERIFY_CA`, and `PREFERRED`/`REQUIRED` never check the certificate.
+#[derive(Debug, Clone)]
 pub(crate) struct TlsOptions {
-    /// `ssl-mode`, else `sslmode` (ConnectorX's order).
-    pub(crate) mode: Option<SslMode>,
-    /// `ssl-ca`: the CA certificate that verifies the server.
+    /// The mode in force.
+    pub(crate) mode: SslMode,
+    /// `ssl-ca`: the CA certificate that verifies the server (without it, the `VERIFY_*`
+    /// modes trust the system's roots).
     pub(crate) ca: Option<PathBuf>,
+    /// `ssl-cert` and `ssl-key`: the client's certificate and key (PEM).
+    pub(crate) client: Option<(PathBuf, PathBuf)>,
+    /// The rustls configuration of the native reader, built at its first connection.
+    config: Arc<OnceLock<std::result::Result<Arc<rustls::ClientConfig>, String>>>,
+    /// For `PREFERRED`: whether the server turned out to offer TLS (0 unknown, 1 no, 2 yes).
+    negotiated: Arc<AtomicU8>,
+}
+
+impl PartialEq for TlsOptions {
+    fn eq(&self, other: &Self) -> bool {
+        self.mode == other.mode && self.ca == other.ca && self.client == other.client
+    }
 }
 
 impl TlsOptions {
-    /// mysql_async's TLS settings; `None` when the URL asks for no TLS.
+    /// mysql_async's TLS settings; `None` for `DISABLED` (and for `PREFERRED` once the server
+    /// turned out not to offer TLS).
     pub(crate) fn ssl_opts(&self) -> Option<mysql_async::SslOpts> {
-        let (accept_invalid, skip_domain) = match self.mode? {
+        let (accept_invalid, skip_domain) = match self.mode {
             SslMode::Disabled => return None,
+            SslMode::Preferred if self.negotiated() == Some(false) => return None,
             SslMode::Preferred | SslMode::Required => (true, true),
             SslMode::VerifyCa => (false, true),
             SslMode::VerifyIdentity => (false, false),
@@ -97,20 +114,62 @@ impl TlsOptions {
         if let Some(ca) = &self.ca {
             ssl = ssl.with_root_certs(vec![ca.clone().into()]);
         }
+        if let Some((cert, key)) = &self.client {
+            ssl = ssl.with_client_identity(Some(mysql_async::ClientIdentity::new(
+                cert.clone().into(),
+                key.clone().into(),
+            )));
+        }
         Some(ssl)
     }
 
-    /// Whether any TLS option is given, other than `ssl-mode=disabled`.
-    fn any(&self) -> bool {
-        self.ca.is_some() || !matches!(self.mode, None | Some(SslMode::Disabled))
+    /// The rustls configuration for the native reader.
+    pub(crate) fn rustls_config(&self) -> std::result::Result<Arc<rustls::ClientConfig>, String> {
+        self.config
+            .get_or_init(|| {
+                let verify = match self.mode {
+                    SslMode::VerifyIdentity => Verify::Full,
+                    SslMode::VerifyCa => Verify::Chain,
+                    _ => Verify::Nothing,
+                };
+                let roots = match (&self.ca, verify) {
+                    (_, Verify::Nothing) => None,
+                    (Some(ca), _) => Some(Roots::File(ca.clone())),
+                    (None, _) => Some(Roots::System),
+                };
+                TlsSpec {
+                    verify,
+                    roots,
+                    client: self.client.clone(),
+                }
+                .client_config()
+            })
+            .clone()
     }
 
-    /// The options again, as ConnectorX reads them.
-    fn url_options(&self) -> Vec<(String, String)> {
-        let mut out = vec![];
-        if let Some(mode) = self.mode {
-            out.push(("ssl-mode".to_string(), mode.name().to_string()));
+    /// Records whether the server offered TLS (for `PREFERRED`).
+    pub(crate) fn set_negotiated(&self, encrypted: bool) {
+        self.negotiated
+            .store(if encrypted { 2 } else { 1 }, Ordering::Relaxed);
+    }
+
+    /// Whether the server offered TLS, once a connection has found out.
+    pub(crate) fn negotiated(&self) -> Option<bool> {
+        match self.negotiated.load(Ordering::Relaxed) {
+            1 => Some(false),
+            2 => Some(true),
+            _ => None,
         }
+    }
+
+    /// The options again, as ConnectorX reads them (its `mysql` crate has no fallback for
+    /// `PREFERRED`: it is told what this crate's connections found).
+    fn url_options(&self) -> Vec<(String, String)> {
+        let mode = match (self.mode, self.negotiated()) {
+            (SslMode::Preferred, Some(false)) => SslMode::Disabled,
+            (mode, _) => mode,
+        };
+        let mut out = vec![("ssl-mode".to_string(), mode.name().to_string())];
         if let Some(ca) = &self.ca {
             out.push(("ssl-ca".to_string(), ca.to_string_lossy().into_owned()));
         }
@@ -149,15 +208,15 @@ pub(crate) struct MySqlOptions {
     pub(crate) pool: PoolOptions,
     /// TLS of this crate's connections and ConnectorX's.
     pub(crate) tls: TlsOptions,
-    /// Options passed to mysql_async unchanged (in URL order, names in lower case).
-    pub(crate) driver: Vec<(String, String)>,
     /// Host, port and user (percent-decoded) of the native reader.
     pub(crate) endpoint: (String, u16, String),
     /// The server and its secret, for errors; its `url` is the URL mysql_async reads (scheme
     /// `mysql`, [`driver`](Self::driver) options only).
     pub(crate) target: Target,
-    /// The URL ConnectorX reads: the driver URL with the TLS options.
-    pub(crate) cx_url: String,
+    /// The driver URL without TLS options (see [`cx_url`](Self::cx_url)).
+    base_url: String,
+    /// `socket`: the Unix socket to connect through instead of TCP.
+    pub(crate) socket: Option<PathBuf>,
     /// mysql_async's settings: the driver URL, the pool, the session setup and TLS.
     pub(crate) opts: mysql_async::Opts,
 }
@@ -165,7 +224,7 @@ pub(crate) struct MySqlOptions {
 impl std::fmt::Debug for MySqlOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MySqlOptions")
-            .field("url", &redact_url(&self.cx_url))
+            .field("url", &redact_url(&self.base_url))
             .field("tinyint1_as_bool", &self.tinyint1_as_bool)
             .field("zero_dates", &self.zero_dates)
             .field("partition", &self.partition)
@@ -187,6 +246,23 @@ fn mysql_scheme(url: &url::Url) -> std::result::Result<url::Url, url::ParseError
     }
     let rest = u.as_str().split_once("://").map_or("", |(_, r)| r);
     url::Url::parse(&format!("mysql://{rest}"))
+}
+
+/// `url` with `password` (when there is one) as its password.
+fn with_password(url: &str, password: Option<&str>) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    match (url::Url::parse(url), password) {
+        (Ok(mut u), Some(pw)) if u.password().is_none() => {
+            let encoded = percent_encoding::utf8_percent_encode(pw, SET).to_string();
+            let _ = u.set_password(Some(&encoded));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
 }
 
 /// `base` with `options` as its query.
@@ -234,19 +310,50 @@ impl MySqlOptions {
         options.pool(&mut pool)?;
         let ssl_mode = options.parse("ssl-mode", SslMode::TAKES, SslMode::parse)?;
         let sslmode = options.parse("sslmode", SslMode::TAKES, SslMode::parse)?;
+        // mysql_async's own TLS switches, read as the mode they amount to.
+        let require_ssl = options.boolean("require_ssl")?;
+        let verify_ca = options.boolean("verify_ca")?;
+        let verify_identity = options.boolean("verify_identity")?;
+        let ca = options.take("ssl-ca").map(PathBuf::from);
+        let cert = options.take("ssl-cert").map(PathBuf::from);
+        let key = options.take("ssl-key").map(PathBuf::from);
+        let client = match (cert, key) {
+            (Some(c), Some(k)) => Some((c, k)),
+            (None, None) => None,
+            _ => return Err(options.bad("ssl-cert and ssl-key go together: give both")),
+        };
+        let mode = match ssl_mode.or(sslmode) {
+            Some(mode) => {
+                if ca.is_some() && matches!(mode, SslMode::Preferred | SslMode::Required) {
+                    log::warn!(
+                        "ssl-mode={} does not verify the server's certificate: ssl-ca is not \
+                         used (use ssl-mode=VERIFY_CA or VERIFY_IDENTITY)",
+                        mode.name()
+                    );
+                }
+                mode
+            }
+            None if require_ssl == Some(true) => match (verify_ca, verify_identity) {
+                (Some(false), _) => SslMode::Required,
+                (_, Some(false)) => SslMode::VerifyCa,
+                _ => SslMode::VerifyIdentity,
+            },
+            None if ca.is_some() => SslMode::VerifyCa,
+            None => SslMode::Preferred,
+        };
         let tls = TlsOptions {
-            mode: ssl_mode.or(sslmode),
-            ca: options.take("ssl-ca").map(PathBuf::from),
+            mode,
+            ca,
+            client,
+            config: Arc::default(),
+            negotiated: Arc::default(),
         };
         let driver = options.driver(DRIVER_OPTIONS);
         options.finish()?;
 
-        let password = crate::connector::url_password(&parsed);
+        let mut password = crate::connector::url_password(&parsed);
         let base = mysql_scheme(&parsed).map_err(|e| bad(e.to_string()))?;
         let driver_url = with_options(&base, &driver);
-        let mut cx_options = driver.clone();
-        cx_options.extend(tls.url_options());
-        let cx_url = with_options(&base, &cx_options);
 
         let url_opts = mysql_async::Opts::from_url(&driver_url)
             .map_err(|e| bad(scrub(&e.to_string(), password.as_deref())))?;
@@ -262,24 +369,34 @@ impl MySqlOptions {
         if let Some(idle) = pool.idle_timeout {
             pool_opts = pool_opts.with_inactive_connection_ttl(idle);
         }
-        let mut builder = mysql_async::OptsBuilder::from_opts(url_opts)
-            .pool_opts(pool_opts)
-            .init(
-                SESSION_SETUP
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect::<Vec<_>>(),
-            );
-        // Without `ssl-mode`, the driver's own TLS options (`require_ssl`) stay in force.
-        if let Some(ssl) = tls.ssl_opts() {
-            builder = builder.ssl_opts(Some(ssl));
+        let mut builder = mysql_async::OptsBuilder::from_opts(url_opts);
+        // The MySQL client's order: the URL, then `MYSQL_PWD`.
+        if password.is_none() {
+            if let Some(pw) = std::env::var("MYSQL_PWD").ok().filter(|p| !p.is_empty()) {
+                builder = builder.pass(Some(pw.clone()));
+                password = Some(pw);
+            }
         }
+        let socket = driver
+            .iter()
+            .find(|(k, _)| k == "socket")
+            .map(|(_, v)| PathBuf::from(v));
+        let mut builder = builder.pool_opts(pool_opts).init(
+            SESSION_SETUP
+                .iter()
+                .map(|s| s.to_string())
+                .collect::<Vec<_>>(),
+        );
+        // No TLS through a Unix socket (mysql_async would still ask for it).
+        crate::connector::tls::install_default_provider();
+        builder = builder.ssl_opts(tls.ssl_opts().filter(|_| socket.is_none()));
 
         let host = parsed.host_str().unwrap_or("localhost").to_string();
         let port = parsed.port().unwrap_or(3306);
         let user = percent_encoding::percent_decode_str(parsed.username())
             .decode_utf8_lossy()
             .into_owned();
+        let base_url = with_password(&driver_url, password.as_deref());
         Ok(Self {
             database: parsed.path().trim_start_matches('/').to_string(),
             tinyint1_as_bool,
@@ -289,24 +406,41 @@ impl MySqlOptions {
             reader,
             pool,
             tls,
-            driver,
             target: Target {
                 target: format!("mysql at {host}:{port}{}", parsed.path()),
                 password,
                 url: driver_url,
             },
             endpoint: (host, port, user),
-            cx_url,
+            base_url,
+            socket,
             opts: builder.into(),
         })
     }
 
-    /// Whether scans read through the native reader: asked for, and the URL wants neither TLS
-    /// nor a Unix socket, which it does not speak (those read through ConnectorX).
+    /// Whether scans read through the native reader (it speaks TLS and Unix sockets too).
     pub(crate) fn native_reader(&self) -> bool {
         self.reader == ReaderKind::Native
-            && !self.tls.any()
-            && !self.driver.iter().any(|(k, _)| k == "socket")
+    }
+
+    /// The URL ConnectorX reads: the driver URL with the password and the TLS options.
+    pub(crate) fn cx_url(&self) -> String {
+        let Ok(mut u) = url::Url::parse(&self.base_url) else {
+            return self.base_url.clone();
+        };
+        let mut pairs = crate::connector::url_options(&u);
+        pairs.extend(self.tls.url_options());
+        u.set_query(None);
+        crate::connector::set_url_options(&mut u, &pairs);
+        u.to_string()
+    }
+
+    /// mysql_async's settings again, without TLS (`PREFERRED` against a server that does not
+    /// offer it).
+    pub(crate) fn plain_opts(&self) -> mysql_async::Opts {
+        mysql_async::OptsBuilder::from_opts(self.opts.clone())
+            .ssl_opts(None)
+            .into()
     }
 }
 
@@ -333,7 +467,7 @@ mod tests {
         assert_eq!(o.chunk_rows, 5);
         assert_eq!(o.reader, ReaderKind::ConnectorX);
         assert_eq!(o.pool.pool_size, 3);
-        assert_eq!(o.tls.mode, Some(SslMode::VerifyCa));
+        assert_eq!(o.tls.mode, SslMode::VerifyCa);
         assert_eq!(
             o.endpoint,
             ("db.example".to_string(), 3307, "u".to_string())
@@ -345,7 +479,7 @@ mod tests {
             "mysql://u:s3cret@db.example:3307/shop?tcp%5Fnodelay=false&compression=fast"
         );
         assert_eq!(
-            o.cx_url,
+            o.cx_url(),
             "mysql://u:s3cret@db.example:3307/shop?tcp%5Fnodelay=false&compression=fast\
              &ssl%2Dmode=verify%5Fca&ssl%2Dca=%2Fca%2Epem"
         );
@@ -362,6 +496,16 @@ mod tests {
         assert_eq!(o.pool, PoolOptions::default());
         assert_eq!(o.target.url, "mysql://u@h/db");
         assert!(o.native_reader());
+        // The MySQL client's default: TLS when the server offers it, unverified.
+        assert_eq!(o.tls.mode, SslMode::Preferred);
+        // PREFERRED against a server without TLS: ConnectorX is told to use none.
+        o.tls.set_negotiated(false);
+        assert!(o.opts.ssl_opts().is_some() && o.plain_opts().ssl_opts().is_none());
+        assert!(
+            o.cx_url().ends_with("?ssl%2Dmode=disabled"),
+            "{}",
+            o.cx_url()
+        );
     }
 
     #[test]
@@ -375,8 +519,32 @@ mod tests {
         assert!(ssl("mysql://u@h/db?ssl-mode=disabled").is_none());
         // `ssl-mode` wins over `sslmode`, as in ConnectorX.
         assert!(ssl("mysql://u@h/db?sslmode=required&ssl-mode=disabled").is_none());
-        // Without `ssl-mode`, the driver's own option.
-        assert!(ssl("mysql://u@h/db?require_ssl=true").is_some());
+        // Without `ssl-mode`: mysql_async's own switches, read as the mode they amount to, and
+        // `ssl-ca` alone means VERIFY_CA (as in the MySQL client).
+        let mode = |url: &str| parse(url).unwrap().tls.mode;
+        assert_eq!(
+            mode("mysql://u@h/db?require_ssl=true"),
+            SslMode::VerifyIdentity
+        );
+        assert_eq!(
+            mode("mysql://u@h/db?require_ssl=true&verify_identity=false"),
+            SslMode::VerifyCa
+        );
+        assert_eq!(
+            mode("mysql://u@h/db?require_ssl=true&verify_ca=false"),
+            SslMode::Required
+        );
+        assert_eq!(mode("mysql://u@h/db?ssl-ca=/ca.pem"), SslMode::VerifyCa);
+        assert_eq!(
+            mode("mysql://u@h/db?ssl-ca=/ca.pem&ssl-mode=required"),
+            SslMode::Required
+        );
+        let o = parse("mysql://u@h/db?ssl-cert=/c.pem&ssl-key=/c.key").unwrap();
+        assert_eq!(o.tls.client, Some(("/c.pem".into(), "/c.key".into())));
+        let err = parse("mysql://u@h/db?ssl-cert=/c.pem")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("ssl-cert and ssl-key go together"), "{err}");
         let err = parse("mysql://u:pw@h/db?ssl-mode=sometimes")
             .unwrap_err()
             .to_string();
@@ -390,12 +558,14 @@ mod tests {
     }
 
     #[test]
-    fn tls_and_sockets_read_through_connectorx() {
+    fn tls_and_sockets_read_through_the_native_reader() {
         let native = |url: &str| parse(url).unwrap().native_reader();
         assert!(native("mysql://u@h/db?ssl-mode=disabled&sslmode=DISABLED"));
-        assert!(!native("mysql://u@h/db?ssl-mode=preferred"));
-        assert!(!native("mysql://u@h/db?ssl-ca=/ca.pem"));
-        assert!(!native("mysql://u@h/db?socket=/tmp/mysql.sock"));
+        assert!(native("mysql://u@h/db?ssl-mode=verify_identity"));
+        assert!(native("mysql://u@h/db?ssl-ca=/ca.pem"));
+        let o = parse("mysql://u@h/db?socket=/tmp/mysql.sock").unwrap();
+        assert!(o.native_reader());
+        assert_eq!(o.socket, Some(PathBuf::from("/tmp/mysql.sock")));
         assert!(!native("mysql://u@h/db?reader=connectorx"));
     }
 
@@ -409,9 +579,9 @@ mod tests {
                 "unknown option `chunk_row`; valid options: acquire_timeout, chunk_rows, \
                  client_found_rows, compression, enable_cleartext_plugin, idle_timeout, \
                  max_allowed_packet, max_lifetime, min_idle, partition, pool_size, \
-                 prefer_socket, reader, require_ssl, secure_auth, socket, ssl-ca, ssl-mode, \
-                 sslmode, stmt_cache_size, tcp_keepalive, tcp_nodelay, tinyint1_as_bool, \
-                 verify_ca, verify_identity, wait_timeout, zero_dates"
+                 prefer_socket, reader, require_ssl, secure_auth, socket, ssl-ca, ssl-cert, \
+                 ssl-key, ssl-mode, sslmode, stmt_cache_size, tcp_keepalive, tcp_nodelay, \
+                 tinyint1_as_bool, verify_ca, verify_identity, wait_timeout, zero_dates"
             ),
             "{err}"
         );

@@ -2,14 +2,17 @@
 //! `COM_STMT_EXECUTE`) read from a plain socket and decoded straight from the receive buffer
 //! into Arrow builders, with no per-value allocation (docs/decisions/0009-native-readers.md).
 //!
-//! It speaks only what a scan needs: the handshake (`mysql_native_password` and
-//! `caching_sha2_password`, with the server's RSA key when the full exchange is asked for),
-//! plain statements for the session setup, and one prepared statement per chunk query. TLS
-//! connections and Unix sockets are read through ConnectorX instead (see `MySqlSource`).
+//! It speaks only what a scan needs: TCP or a Unix socket, TLS on rustls as `ssl-mode` asks,
+//! the handshake (`mysql_native_password` and `caching_sha2_password`: its full exchange sends
+//! the password over TLS, or encrypted with the server's RSA key without TLS), plain statements
+//! for the session setup, and one prepared statement per chunk query.
 
 use std::any::Any;
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
+#[cfg(unix)]
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +26,7 @@ use mysql_common::packets::{
 use mysql_common::proto::MySerialize;
 
 use super::error::Target;
+use super::options::{SslMode, TlsOptions};
 use super::types::{decimal_i128, wire_kind, WireKind};
 use crate::error::{scrub, Error, Result};
 use crate::read::{
@@ -40,6 +44,11 @@ const READ_SIZE: usize = 1 << 20;
 pub(crate) struct WireReader {
     pub(crate) host: String,
     pub(crate) port: u16,
+    /// A Unix socket to connect through instead of TCP (never encrypted, as in the MySQL
+    /// client: the server counts it as secure transport).
+    pub(crate) socket: Option<PathBuf>,
+    /// `ssl-mode` and certificates.
+    pub(crate) tls: TlsOptions,
     pub(crate) user: String,
     pub(crate) password: Option<String>,
     pub(crate) database: String,
@@ -56,6 +65,10 @@ impl std::fmt::Debug for WireReader {
 }
 
 impl ScanReader for WireReader {
+    fn name(&self) -> &'static str {
+        "native"
+    }
+
     fn spawn(
         &self,
         request: ScanRequest,
@@ -166,29 +179,45 @@ impl WireReader {
         Ok(())
     }
 
-    /// Connects and authenticates.
-    fn connect(&self, metrics: &ReadMetrics) -> Result<Wire> {
+    /// Opens the socket: the Unix socket when the URL names one, else TCP.
+    fn open(&self) -> Result<Plain> {
         let io = |e: std::io::Error| self.connection_error(e);
+        #[cfg(unix)]
+        if let Some(path) = &self.socket {
+            return UnixStream::connect(path).map(Plain::Unix).map_err(|e| {
+                self.connection_error(format!("cannot open the socket {}: {e}", path.display()))
+            });
+        }
         let addrs: Vec<_> =
             std::net::ToSocketAddrs::to_socket_addrs(&(self.host.as_str(), self.port))
                 .map_err(io)?
                 .collect();
         let mut last = None;
-        let mut sock = None;
         for addr in addrs {
             match TcpStream::connect_timeout(&addr, Duration::from_secs(30)) {
                 Ok(s) => {
-                    sock = Some(s);
-                    break;
+                    s.set_nodelay(true).map_err(io)?;
+                    return Ok(Plain::Tcp(s));
                 }
                 Err(e) => last = Some(e),
             }
         }
-        let sock = sock.ok_or_else(|| {
-            self.connection_error(last.map_or("no address".to_string(), |e| e.to_string()))
-        })?;
-        sock.set_nodelay(true).map_err(io)?;
-        let mut wire = Wire::new(sock, metrics.clone());
+        Err(self.connection_error(last.map_or("no address".to_string(), |e| e.to_string())))
+    }
+
+    fn tls_error(&self, message: impl Into<String>) -> Error {
+        Error::Tls {
+            target: self.target.target.clone(),
+            message: message.into(),
+        }
+    }
+
+    /// Connects and authenticates.
+    fn connect(&self, metrics: &ReadMetrics) -> Result<Wire> {
+        let io = |e: std::io::Error| self.connection_error(e);
+        let sock = self.open()?;
+        let local = matches!(&sock, Plain::Unix(_));
+        let mut wire = Wire::new(Sock::Plain(sock), metrics.clone());
         let greeting = wire.packet().map_err(io)?.to_vec();
         if greeting.first() == Some(&0xFF) {
             return Err(self.server_error(&greeting));
@@ -209,7 +238,43 @@ impl WireReader {
             | CapabilityFlags::CLIENT_DEPRECATE_EOF
             | CapabilityFlags::CLIENT_PLUGIN_AUTH
             | CapabilityFlags::CLIENT_CONNECT_WITH_DB;
-        let caps = handshake.capabilities() & ours;
+        let mut caps = handshake.capabilities() & ours;
+        let offered = handshake
+            .capabilities()
+            .contains(CapabilityFlags::CLIENT_SSL);
+        let encrypt = match self.tls.mode {
+            _ if local => false,
+            SslMode::Disabled => false,
+            SslMode::Preferred => offered,
+            _ if !offered => {
+                return Err(self.tls_error(format!(
+                    "the server does not offer TLS, and ssl-mode={} asks for it: use \
+                     ssl-mode=PREFERRED or DISABLED, or configure TLS on the server",
+                    self.tls.mode.name()
+                )))
+            }
+            _ => true,
+        };
+        if encrypt {
+            caps |= CapabilityFlags::CLIENT_SSL;
+            let config = self.tls.rustls_config().map_err(|e| self.tls_error(e))?;
+            let name =
+                crate::connector::tls::server_name(&self.host).map_err(|e| self.tls_error(e))?;
+            let request = mysql_common::packets::SslRequest::new(caps, MAX_PAYLOAD as u32, 45);
+            let mut buf = vec![];
+            request.serialize(&mut buf);
+            wire.send(&buf).map_err(io)?;
+            wire.start_tls(config, name).map_err(
+                |e| match crate::connector::tls::rustls_error(&e) {
+                    Some(tls) => self.tls_error(crate::connector::tls::describe(
+                        tls,
+                        &self.host,
+                        "ssl-mode=VERIFY_CA",
+                    )),
+                    None => self.connection_error(format!("TLS handshake: {e}")),
+                },
+            )?;
+        }
         wire.deprecate_eof = caps.contains(CapabilityFlags::CLIENT_DEPRECATE_EOF);
         let version = handshake
             .maria_db_server_version_parsed()
@@ -264,7 +329,14 @@ impl WireReader {
                 }
                 // caching_sha2_password: fast path done, OK follows.
                 Some(0x01) if reply.get(1) == Some(&0x03) => {}
-                // caching_sha2_password: full authentication with the server's RSA key.
+                // caching_sha2_password: full authentication; over TLS (or a Unix socket) the
+                // password itself, NUL-terminated.
+                Some(0x01) if reply.get(1) == Some(&0x04) && (encrypt || local) => {
+                    let mut secret = pass.unwrap_or_default().as_bytes().to_vec();
+                    secret.push(0);
+                    wire.send(&secret).map_err(io)?;
+                }
+                // Without TLS, encrypted with the server's RSA key.
                 Some(0x01) if reply.get(1) == Some(&0x04) => {
                     wire.send(&[0x02]).map_err(io)?;
                     let key = wire.packet().map_err(io)?.to_vec();
@@ -412,7 +484,7 @@ fn emit(
 
 /// The packet layer over a socket, reading into one buffer that packets are parsed in place.
 struct Wire {
-    sock: TcpStream,
+    sock: Sock,
     buf: Vec<u8>,
     start: usize,
     end: usize,
@@ -430,7 +502,7 @@ struct Wire {
 }
 
 impl Wire {
-    fn new(sock: TcpStream, metrics: ReadMetrics) -> Self {
+    fn new(sock: Sock, metrics: ReadMetrics) -> Self {
         Self {
             sock,
             buf: vec![0; READ_SIZE * 2],
@@ -538,7 +610,26 @@ impl Wire {
                 self.seq = self.seq.wrapping_add(1);
             }
         }
-        self.sock.write_all(&out)
+        self.sock.write_all(&out)?;
+        self.sock.flush()
+    }
+
+    /// Turns the connection into a TLS one (after the SSL request), handshake done.
+    fn start_tls(
+        &mut self,
+        config: Arc<rustls::ClientConfig>,
+        name: rustls::pki_types::ServerName<'static>,
+    ) -> std::io::Result<()> {
+        let Sock::Plain(plain) = std::mem::replace(&mut self.sock, Sock::Closed) else {
+            return Err(std::io::Error::other("TLS is already on"));
+        };
+        let conn = rustls::ClientConnection::new(config, name).map_err(std::io::Error::other)?;
+        let mut stream = rustls::StreamOwned::new(conn, plain);
+        while stream.conn.is_handshaking() {
+            stream.conn.complete_io(&mut stream.sock)?;
+        }
+        self.sock = Sock::Tls(Box::new(stream));
+        Ok(())
     }
 
     /// Starts a new command.
@@ -548,6 +639,101 @@ impl Wire {
         payload.push(code);
         payload.extend_from_slice(body);
         self.send(&payload)
+    }
+}
+
+/// A connection before TLS: TCP or a Unix socket.
+enum Plain {
+    Tcp(TcpStream),
+    #[cfg(unix)]
+    Unix(UnixStream),
+}
+
+impl Read for Plain {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Plain::Tcp(s) => s.read(buf),
+            #[cfg(unix)]
+            Plain::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Plain {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Plain::Tcp(s) => s.write(buf),
+            #[cfg(unix)]
+            Plain::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Plain::Tcp(s) => s.flush(),
+            #[cfg(unix)]
+            Plain::Unix(s) => s.flush(),
+        }
+    }
+}
+
+impl Plain {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+        match self {
+            Plain::Tcp(s) => s.set_read_timeout(timeout),
+            #[cfg(unix)]
+            Plain::Unix(s) => s.set_read_timeout(timeout),
+        }
+    }
+}
+
+/// The reader's connection: plain, or TLS over a plain one.
+enum Sock {
+    Plain(Plain),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, Plain>>),
+    /// Between the two (only while TLS starts).
+    Closed,
+}
+
+fn closed() -> std::io::Error {
+    std::io::Error::new(ErrorKind::NotConnected, "the connection is closed")
+}
+
+impl Sock {
+    fn set_read_timeout(&self, timeout: Option<Duration>) -> std::io::Result<()> {
+        match self {
+            Sock::Plain(p) => p.set_read_timeout(timeout),
+            Sock::Tls(t) => t.sock.set_read_timeout(timeout),
+            Sock::Closed => Err(closed()),
+        }
+    }
+}
+
+impl Read for Sock {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Sock::Plain(p) => p.read(buf),
+            Sock::Tls(t) => t.read(buf),
+            Sock::Closed => Err(closed()),
+        }
+    }
+}
+
+impl Write for Sock {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Sock::Plain(p) => p.write(buf),
+            Sock::Tls(t) => t.write(buf),
+            Sock::Closed => Err(closed()),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sock::Plain(p) => p.flush(),
+            Sock::Tls(t) => t.flush(),
+            Sock::Closed => Err(closed()),
+        }
     }
 }
 
@@ -1041,7 +1227,10 @@ mod tests {
             got
         });
         let sock = TcpStream::connect(addr).unwrap();
-        (Wire::new(sock, ReadMetrics::default()), server)
+        (
+            Wire::new(Sock::Plain(Plain::Tcp(sock)), ReadMetrics::default()),
+            server,
+        )
     }
 
     #[test]

@@ -50,7 +50,14 @@ impl Target {
     /// Maps a driver error to an actionable [`Error`] (credentials scrubbed).
     pub(crate) fn error(&self, e: tokio_postgres::Error) -> Error {
         let secret = self.password.as_deref();
-        let message = scrub(&e.to_string(), secret);
+        // tokio-postgres's Display leaves out the cause ("error performing TLS handshake").
+        let mut full = e.to_string();
+        if e.as_db_error().is_none() {
+            if let Some(cause) = std::error::Error::source(&e) {
+                full = format!("{full}: {cause}");
+            }
+        }
+        let message = scrub(&full, secret);
         if let Some(db) = e.as_db_error() {
             let code = db.code().code().to_string();
             let mut message = scrub(db.message(), secret);
@@ -58,10 +65,23 @@ impl Target {
                 message = format!("{message} ({})", scrub(detail, secret));
             }
             let kind = match code.as_str() {
-                "28P01" | "28000" => {
+                "28P01" => {
                     return Error::Authentication {
                         target: self.target.clone(),
-                        message,
+                        message: format!(
+                            "{message}: check the user name and the password (in the URL, \
+                             percent-encoded, in PGPASSWORD or in the password file)"
+                        ),
+                    }
+                }
+                "28000" => {
+                    return Error::Authentication {
+                        target: self.target.clone(),
+                        message: format!(
+                            "{message}: the server's pg_hba.conf refuses this user, database, \
+                             address or encryption (check sslmode: a server may accept only \
+                             TLS connections, or only ones without)"
+                        ),
                     }
                 }
                 "3D000" => {
@@ -107,6 +127,28 @@ impl Target {
                 retryable,
             };
         }
+        if let Some(cause) = message.strip_prefix("error performing TLS handshake: ") {
+            let message = if cause == "server does not support TLS" {
+                "the server does not accept TLS connections: use sslmode=prefer or disable, \
+                 or turn on ssl in the server's configuration"
+                    .to_string()
+            } else {
+                cause.to_string()
+            };
+            return Error::Tls {
+                target: self.target.clone(),
+                message,
+            };
+        }
+        if message.contains("password missing") {
+            return Error::Authentication {
+                target: self.target.clone(),
+                message: "the server asks for a password and none was given: put it in the URL \
+                          (percent-encoded), PGPASSWORD or the password file (~/.pgpass, \
+                          passfile=)"
+                    .into(),
+            };
+        }
         if e.is_closed() || message.contains("error connecting") || message.contains("connect") {
             return Error::Connection {
                 target: self.target.clone(),
@@ -131,8 +173,12 @@ impl ErrorSink<tokio_postgres::Error> for LastError {
         let auth = e
             .as_db_error()
             .is_some_and(|d| matches!(d.code().code(), "28P01" | "28000"));
+        let message = match std::error::Error::source(&e) {
+            Some(cause) if e.as_db_error().is_none() => format!("{e}: {cause}"),
+            _ => e.to_string(),
+        };
         if let Ok(mut g) = self.0.lock() {
-            *g = Some((Instant::now(), e.to_string(), auth));
+            *g = Some((Instant::now(), message, auth));
         }
     }
     fn boxed_clone(&self) -> Box<dyn ErrorSink<tokio_postgres::Error>> {
@@ -201,7 +247,7 @@ impl Pooled<PgSession> {
     pub(crate) async fn from_options(opts: &PgOptions) -> Result<Self> {
         let target = opts.target.clone();
         let options = opts.pool.clone();
-        let manager = Manager::new(opts.config.clone());
+        let manager = Manager::new(opts.endpoint.clone());
         // One connection made up front: a wrong host or password fails here, at once.
         let first = bb8::ManageConnection::connect(&manager)
             .await
@@ -345,7 +391,7 @@ impl Drop for HeldStream {
                 tokio::time::timeout(DRAIN_GRACE, async { while rows.next().await.is_some() {} })
                     .await;
             if drained.is_err() {
-                super::conn::cancel(&hold).await;
+                hold.cancel().await;
                 discard(&hold);
             }
             drop(rows);

@@ -1,33 +1,127 @@
 //! The one place this backend opens a connection (the pool's, the snapshot's and every
-//! reader's) and sends a cancel request: TLS is added here.
+//! reader's) and sends a cancel request: TLS, with libpq's `sslmode` semantics, is added here.
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use tokio::task::JoinHandle;
+use tokio_postgres::config::{Host, SslMode as DriverMode};
 use tokio_postgres::{Client, Config, NoTls};
+
+use super::tls::{PgTls, SslMode};
+
+/// Where and how to connect: the driver's settings and the TLS settings.
+#[derive(Clone)]
+pub(crate) struct Endpoint {
+    /// Host, port, user, password, database and the driver's own options.
+    pub(crate) config: Config,
+    /// `sslmode` and certificates.
+    pub(crate) tls: Arc<PgTls>,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("hosts", &self.config.get_hosts())
+            .field("ports", &self.config.get_ports())
+            .field("user", &self.config.get_user())
+            .field("dbname", &self.config.get_dbname())
+            .field("sslmode", &self.tls.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+type Opened = (Client, JoinHandle<()>);
+
+async fn connect_plain(config: &Config) -> Result<Opened, tokio_postgres::Error> {
+    let mut config = config.clone();
+    config.ssl_mode(DriverMode::Disable);
+    let (client, connection) = config.connect(NoTls).await?;
+    Ok((client, spawn(connection)))
+}
+
+/// Connects with TLS as `mode` asks (`Prefer`: only if the server offers it); the flag says
+/// whether a handshake was tried and failed.
+async fn connect_tls(
+    config: &Config,
+    tls: &PgTls,
+    mode: DriverMode,
+) -> (Result<Opened, tokio_postgres::Error>, bool) {
+    let mut config = config.clone();
+    config.ssl_mode(mode);
+    let connector = tls.connector();
+    let failed = connector.handshake_failed.clone();
+    let result = match config.connect(connector).await {
+        Ok((client, connection)) => Ok((client, spawn(connection))),
+        Err(e) => Err(e),
+    };
+    (result, failed.load(Ordering::Relaxed) != 0)
+}
+
+fn spawn<F: std::future::Future + Send + 'static>(connection: F) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let _ = connection.await;
+    })
+}
 
 /// Opens one connection; its protocol task runs on the current runtime until the client is
 /// dropped (or the task is aborted).
-pub(crate) async fn open(
-    config: &Config,
-) -> std::result::Result<(Client, JoinHandle<()>), tokio_postgres::Error> {
-    let (client, connection) = config.connect(NoTls).await?;
-    let task = tokio::spawn(async move {
-        let _ = connection.await;
-    });
-    Ok((client, task))
+///
+/// As libpq: `allow` connects without TLS and, when the server refuses that, once more with
+/// TLS; `prefer` connects with TLS when the server offers it and, when the TLS handshake fails
+/// or the server refuses the encrypted connection, once more without. When both attempts fail,
+/// the error of the encrypted one is returned (it says more: a certificate or a password).
+pub(crate) async fn open(endpoint: &Endpoint) -> Result<Opened, tokio_postgres::Error> {
+    let config = &endpoint.config;
+    let tls = &endpoint.tls;
+    // libpq never uses TLS on Unix-domain sockets.
+    let unix_only = config
+        .get_hosts()
+        .iter()
+        .all(|h| matches!(h, Host::Unix(_)))
+        && !config.get_hosts().is_empty();
+    let (result, encrypted) = match tls.mode {
+        _ if unix_only => (connect_plain(config).await, false),
+        SslMode::Disable => (connect_plain(config).await, false),
+        SslMode::Allow => match connect_plain(config).await {
+            Err(e) if e.as_db_error().is_some() => {
+                (connect_tls(config, tls, DriverMode::Require).await.0, true)
+            }
+            other => (other, false),
+        },
+        SslMode::Prefer => match connect_tls(config, tls, DriverMode::Prefer).await {
+            (Err(e), failed) if failed || e.as_db_error().is_some() => {
+                match connect_plain(config).await {
+                    Ok(opened) => (Ok(opened), false),
+                    Err(_) => (Err(e), true),
+                }
+            }
+            // Whether the server offered TLS is not visible here: the cancel request and the
+            // ConnectorX reader use `prefer` again, which finds the same answer.
+            (other, _) => (other, true),
+        },
+        SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+            (connect_tls(config, tls, DriverMode::Require).await.0, true)
+        }
+    };
+    if result.is_ok() {
+        tls.set_negotiated(encrypted);
+    }
+    result
 }
 
 /// Asks the server to stop what `client`'s connection is running (a new connection of its
-/// own, as the protocol has it); errors are ignored: the query may have ended already.
-pub(crate) async fn cancel(client: &Client) {
-    let _ = client.cancel_token().cancel_query(NoTls).await;
+/// own, as the protocol has it, encrypted as the client's was); errors are ignored: the query
+/// may have ended already.
+pub(crate) async fn cancel(client: &Client, tls: &PgTls) {
+    let _ = client.cancel_token().cancel_query(tls.connector()).await;
 }
 
 /// A pooled connection: the client, and whether it must not go back to the pool.
 pub struct PgClient {
     client: Client,
     discard: AtomicBool,
+    tls: Arc<PgTls>,
 }
 
 impl PgClient {
@@ -35,6 +129,11 @@ impl PgClient {
     /// may still be on its way to it).
     pub(crate) fn discard(&self) {
         self.discard.store(true, Ordering::Relaxed);
+    }
+
+    /// Asks the server to stop what this connection is running.
+    pub(crate) async fn cancel(&self) {
+        cancel(&self.client, &self.tls).await
     }
 }
 
@@ -54,12 +153,12 @@ impl std::ops::DerefMut for PgClient {
 /// Opens the pool's connections through [`open`] (the type of [`super::PgConn`]'s pool).
 #[derive(Debug)]
 pub struct Manager {
-    config: Config,
+    endpoint: Endpoint,
 }
 
 impl Manager {
-    pub(crate) fn new(config: Config) -> Self {
-        Self { config }
+    pub(crate) fn new(endpoint: Endpoint) -> Self {
+        Self { endpoint }
     }
 }
 
@@ -68,10 +167,11 @@ impl bb8::ManageConnection for Manager {
     type Error = tokio_postgres::Error;
 
     async fn connect(&self) -> std::result::Result<PgClient, tokio_postgres::Error> {
-        let (client, _) = open(&self.config).await?;
+        let (client, _) = open(&self.endpoint).await?;
         Ok(PgClient {
             client,
             discard: AtomicBool::new(false),
+            tls: self.endpoint.tls.clone(),
         })
     }
 

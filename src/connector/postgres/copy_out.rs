@@ -28,7 +28,7 @@ const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
 /// Reads scan queries through binary COPY on connections of its own.
 #[derive(Clone)]
 pub(crate) struct CopyReader {
-    pub(crate) config: tokio_postgres::Config,
+    pub(crate) endpoint: super::conn::Endpoint,
     pub(crate) session: Vec<String>,
     pub(crate) target: Target,
 }
@@ -42,6 +42,10 @@ impl std::fmt::Debug for CopyReader {
 }
 
 impl ScanReader for CopyReader {
+    fn name(&self) -> &'static str {
+        "copy"
+    }
+
     fn spawn(
         &self,
         request: ScanRequest,
@@ -67,7 +71,7 @@ impl CopyReader {
     /// Reads every query of the request; `Ok` also when the consumer went away.
     async fn run(&self, req: &ScanRequest, metrics: &ReadMetrics, tx: &BatchSender) -> Result<()> {
         let started = Instant::now();
-        let (client, connection) = super::conn::open(&self.config)
+        let (client, connection) = super::conn::open(&self.endpoint)
             .await
             .map_err(|e| self.error(e))?;
         let setup: Vec<&str> = self
@@ -94,7 +98,7 @@ impl CopyReader {
                 biased;
                 stream = client.copy_out(&sql) => stream.map_err(|e| self.error(e))?,
                 () = tx.closed() => {
-                    stop(&client, connection).await;
+                    stop(&client, &self.endpoint, connection).await;
                     return Ok(());
                 }
             };
@@ -114,7 +118,7 @@ impl CopyReader {
                                     biased;
                                     next = stream.next() => next,
                                     () = tx.closed() => {
-                            stop(&client, connection).await;
+                            stop(&client, &self.endpoint, connection).await;
                             return Ok(());
                         }
                                 };
@@ -132,7 +136,7 @@ impl CopyReader {
                     let more = self.emit(batch, req, metrics, &mut remaining, tx).await?;
                     decoding = Instant::now();
                     if !more {
-                        stop(&client, connection).await;
+                        stop(&client, &self.endpoint, connection).await;
                         return Ok(());
                     }
                 }
@@ -169,8 +173,12 @@ impl CopyReader {
 
 /// Stops a query whose rows are no longer wanted: a cancel request makes the server stop
 /// working on it, and the connection is closed (it is the reader's own, never pooled).
-async fn stop(client: &tokio_postgres::Client, connection: tokio::task::JoinHandle<()>) {
-    super::conn::cancel(client).await;
+async fn stop(
+    client: &tokio_postgres::Client,
+    endpoint: &super::conn::Endpoint,
+    connection: tokio::task::JoinHandle<()>,
+) {
+    super::conn::cancel(client, &endpoint.tls).await;
     connection.abort();
 }
 

@@ -18,6 +18,8 @@ mod copy_out;
 #[doc(hidden)]
 pub mod fuzz;
 mod options;
+mod passfile;
+mod tls;
 mod types;
 mod wire;
 
@@ -120,7 +122,7 @@ impl PostgresSource {
     }
 
     async fn new_client(&self) -> Result<tokio_postgres::Client> {
-        let (client, _) = conn::open(&self.options.config)
+        let (client, _) = conn::open(&self.options.endpoint)
             .await
             .map_err(|e| self.map_err(e))?;
         Ok(client)
@@ -401,12 +403,12 @@ impl Source for PostgresSource {
             .collect();
         match self.reader {
             ReaderKind::Copy => Arc::new(copy_out::CopyReader {
-                config: self.options.config.clone(),
+                endpoint: self.options.endpoint.clone(),
                 session: session_statements,
                 target: self.connector.target().clone(),
             }),
             ReaderKind::ConnectorX => Arc::new(CxReader {
-                url: self.options.driver_url.clone(),
+                url: self.options.cx_url(),
                 protocol: Some("binary"),
                 session_statements,
                 backend: "postgres",

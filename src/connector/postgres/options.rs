@@ -1,8 +1,14 @@
 //! A PostgreSQL URL, read once into the options its source, connector and readers share.
 
+use std::sync::Arc;
+
 use super::client::Target;
+use super::conn::Endpoint;
+use super::passfile;
+use super::tls::{PgTls, SslMode};
 use super::{PartitionMethod, ReaderKind, DEFAULT_CHUNK_PAGES};
 use crate::connector::options::UrlOptions;
+use crate::connector::tls::{Roots, Verify};
 use crate::connector::PoolOptions;
 use crate::error::{redact_url, scrub, Error, Result};
 
@@ -13,7 +19,6 @@ const DRIVER_OPTIONS: &[&str] = &[
     "dbname",
     "options",
     "application_name",
-    "sslmode",
     "sslnegotiation",
     "host",
     "hostaddr",
@@ -42,10 +47,12 @@ pub(crate) struct PgOptions {
     pub(crate) reader: ReaderKind,
     /// The connector's pool.
     pub(crate) pool: PoolOptions,
-    /// The driver's connection settings (host, user, password, database, driver options).
-    pub(crate) config: tokio_postgres::Config,
-    /// The URL as the driver reads it: scheme `postgresql`, this crate's options removed
-    /// (ConnectorX reads it).
+    /// The driver's connection settings (host, user, password, database, driver options)
+    /// and TLS.
+    pub(crate) endpoint: Endpoint,
+    /// The URL as the driver reads it: scheme `postgresql`, this crate's options removed, the
+    /// password found in `PGPASSWORD` or a password file put in (ConnectorX reads it, with the
+    /// TLS options of [`cx_url`](Self::cx_url)).
     pub(crate) driver_url: String,
     /// The server and its secret, for errors.
     pub(crate) target: Target,
@@ -98,10 +105,19 @@ impl PgOptions {
             )?
             .unwrap_or(ReaderKind::Copy);
         options.pool(&mut pool)?;
+        let sslmode = options.parse("sslmode", SslMode::TAKES, SslMode::parse)?;
+        let tls = PgTls::new(
+            sslmode,
+            options.take("sslrootcert"),
+            options.take("sslcert"),
+            options.take("sslkey"),
+        )
+        .map_err(|reason| options.bad(reason))?;
+        let passfile = options.take("passfile");
         let driver = options.driver(DRIVER_OPTIONS);
         options.finish()?;
 
-        let target = Target {
+        let mut target = Target {
             target: format!(
                 "postgres at {}:{}{}",
                 parsed.host_str().unwrap_or("localhost"),
@@ -118,22 +134,101 @@ impl PgOptions {
         if driver_url.ends_with('?') {
             driver_url.pop();
         }
-        let config = driver_url
-            .parse()
-            .map_err(|e: tokio_postgres::Error| Error::InvalidUrl {
-                url: redact_url(url),
-                reason: scrub(&e.to_string(), target.password.as_deref()),
-            })?;
+        let mut config: tokio_postgres::Config =
+            driver_url
+                .parse()
+                .map_err(|e: tokio_postgres::Error| Error::InvalidUrl {
+                    url: redact_url(url),
+                    reason: scrub(&e.to_string(), target.password.as_deref()),
+                })?;
+        // libpq's order: the URL, `PGPASSWORD`, then the password file.
+        if config.get_password().is_none() {
+            let found = std::env::var("PGPASSWORD")
+                .ok()
+                .filter(|p| !p.is_empty())
+                .or_else(|| passfile::lookup(passfile.as_deref(), &config));
+            if let Some(password) = found {
+                config.password(password.as_str());
+                driver_url = with_password(&driver_url, &password);
+                target.password = Some(password);
+            }
+        }
         Ok(Self {
             partition,
             chunk_pages,
             schema,
             reader,
             pool,
-            config,
+            endpoint: Endpoint {
+                config,
+                tls: Arc::new(tls),
+            },
             driver_url,
             target,
         })
+    }
+}
+
+/// Every byte of `s` that is not unreserved, percent-encoded (for a URL's password).
+fn percent_encode(s: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, SET).to_string()
+}
+
+/// `url` with `password` as its password.
+fn with_password(url: &str, password: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let _ = u.set_password(Some(&percent_encode(password)));
+            u.to_string()
+        }
+        Err(_) => url.to_string(),
+    }
+}
+
+impl PgOptions {
+    /// The URL the ConnectorX reader reads: the driver URL with TLS options it understands
+    /// (its vendored copy reads `verify-ca` and `verify-full`; see vendor/connectorx). `allow`
+    /// and `prefer` decide at connect time: the reader is told what this crate's own
+    /// connections found.
+    pub(crate) fn cx_url(&self) -> String {
+        let tls = &self.endpoint.tls;
+        let mode = match (tls.mode, tls.negotiated()) {
+            (SslMode::Disable, _) | (SslMode::Allow, Some(false) | None) => "disable",
+            (SslMode::Prefer, Some(false)) => "disable",
+            (SslMode::Prefer, _) => "prefer",
+            (SslMode::Allow, Some(true)) | (SslMode::Require, _) => "require",
+            (SslMode::VerifyCa, _) => "verify-ca",
+            (SslMode::VerifyFull, _) => "verify-full",
+        };
+        let mut options = vec![("sslmode".to_string(), mode.to_string())];
+        if mode != "disable" {
+            match (&tls.root, tls.verify()) {
+                (Some(Roots::File(path)), v) if v != Verify::Nothing => {
+                    options.push(("sslrootcert".into(), path.to_string_lossy().into_owned()))
+                }
+                (Some(Roots::System), _) => options.push(("sslrootcert".into(), "system".into())),
+                _ => {}
+            }
+            if let Some((cert, key)) = &tls.client {
+                options.push(("sslcert".into(), cert.to_string_lossy().into_owned()));
+                options.push(("sslkey".into(), key.to_string_lossy().into_owned()));
+            }
+        }
+        match url::Url::parse(&self.driver_url) {
+            Ok(mut u) => {
+                let mut pairs: Vec<(String, String)> = crate::connector::url_options(&u);
+                pairs.extend(options);
+                u.set_query(None);
+                crate::connector::set_url_options(&mut u, &pairs);
+                u.to_string()
+            }
+            Err(_) => self.driver_url.clone(),
+        }
     }
 }
 
@@ -160,12 +255,13 @@ mod tests {
             "{}",
             o.driver_url
         );
+        let config = &o.endpoint.config;
         assert_eq!(
-            o.config.get_connect_timeout(),
+            config.get_connect_timeout(),
             Some(&std::time::Duration::from_secs(5))
         );
-        assert_eq!(o.config.get_application_name(), Some("vp"));
-        assert_eq!(o.config.get_dbname(), Some("shop"));
+        assert_eq!(config.get_application_name(), Some("vp"));
+        assert_eq!(config.get_dbname(), Some("shop"));
         assert!(!format!("{o:?}").contains("s3cret"));
     }
 

@@ -297,6 +297,10 @@ struct SfReader {
 }
 
 impl ScanReader for SfReader {
+    fn name(&self) -> &'static str {
+        "adbc"
+    }
+
     fn spawn(
         &self,
         request: ScanRequest,

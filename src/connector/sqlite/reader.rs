@@ -30,6 +30,10 @@ pub struct SqliteReader {
 }
 
 impl ScanReader for SqliteReader {
+    fn name(&self) -> &'static str {
+        "native"
+    }
+
     fn spawn(
         &self,
         request: ScanRequest,

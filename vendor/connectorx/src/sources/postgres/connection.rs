@@ -12,6 +12,9 @@ use url::Url;
 pub struct TlsConfig {
     /// Postgres config, pg_config.sslmode (`sslmode`).
     pub pg_config: Config,
+    /// `sslmode=verify-ca` or `verify-full` (read here: the driver knows neither): whether the
+    /// chain and the host name are checked (vibe-piper's change).
+    pub verify: Option<(bool, bool)>,
     /// Location of the client cert and key (`sslcert`, `sslkey`).
     pub client_cert: Option<(PathBuf, PathBuf)>,
     /// Location of the root certificate (`sslrootcert`).
@@ -27,6 +30,7 @@ impl TryFrom<TlsConfig> for MakeTlsConnector {
         let mut builder = SslConnector::builder(SslMethod::tls_client())?;
         let ssl_mode = tls_config.pg_config.get_ssl_mode();
         let (verify_ca, verify_hostname) = match ssl_mode {
+            _ if tls_config.verify.is_some() => tls_config.verify.unwrap_or_default(),
             SslMode::Disable | SslMode::Prefer => (false, false),
             SslMode::Require => match tls_config.root_cert {
                 // If a root CA file exists, the behavior of sslmode=require will be the same as
@@ -37,12 +41,8 @@ impl TryFrom<TlsConfig> for MakeTlsConnector {
                 Some(_) => (true, false),
                 None => (false, false),
             },
-            // These two modes will not work until upstream rust-postgres supports parsing
-            // them as part of the TLS config.
-            //
-            // SslMode::VerifyCa => (true, false),
-            // SslMode::VerifyFull => (true, true),
-            _ => panic!("unexpected sslmode {:?}", ssl_mode),
+            // vibe-piper's change: no panic on a mode a newer driver may add.
+            _ => (true, true),
         };
 
         if let Some((cert, key)) = tls_config.client_cert {
@@ -50,8 +50,13 @@ impl TryFrom<TlsConfig> for MakeTlsConnector {
             builder.set_private_key_file(key, SslFiletype::PEM)?;
         }
 
-        if let Some(root_cert) = tls_config.root_cert {
-            builder.set_ca_file(root_cert)?;
+        match tls_config.root_cert {
+            // libpq's `sslrootcert=system` (vibe-piper's change).
+            Some(root_cert) if root_cert.as_os_str() == "system" => {
+                builder.set_default_verify_paths()?
+            }
+            Some(root_cert) => builder.set_ca_file(root_cert)?,
+            None => {}
         }
 
         if !verify_ca {
@@ -73,7 +78,7 @@ impl TryFrom<TlsConfig> for MakeTlsConnector {
 
 // Strip URL params not accepted by upstream rust-postgres
 fn strip_bad_opts(url: &Url) -> Url {
-    remove_query_params(url, &["sslkey", "sslcert", "sslrootcert"])
+    remove_query_params(url, &["sslkey", "sslcert", "sslrootcert", "sslmode"])
 }
 
 pub fn rewrite_tls_args(
@@ -96,9 +101,38 @@ pub fn rewrite_tls_args(
     };
 
     let stripped_url = strip_bad_opts(conn);
-    let pg_config: Config = stripped_url.as_str().parse()?;
+    let mut pg_config: Config = stripped_url.as_str().parse()?;
+    // vibe-piper's change: `verify-ca` and `verify-full` are read here, as libpq reads them.
+    let verify = match params.get("sslmode").map(String::as_str) {
+        None | Some("prefer") => {
+            pg_config.ssl_mode(SslMode::Prefer);
+            None
+        }
+        Some("disable") => {
+            pg_config.ssl_mode(SslMode::Disable);
+            None
+        }
+        Some("require") => {
+            pg_config.ssl_mode(SslMode::Require);
+            None
+        }
+        Some("verify-ca") => {
+            pg_config.ssl_mode(SslMode::Require);
+            Some((true, false))
+        }
+        Some("verify-full") => {
+            pg_config.ssl_mode(SslMode::Require);
+            Some((true, true))
+        }
+        Some(_) => {
+            // Let the driver refuse it with its own message.
+            let _: Config = conn.as_str().parse()?;
+            None
+        }
+    };
 
     let tls_config = TlsConfig {
+        verify,
         pg_config: pg_config.clone(),
         client_cert,
         root_cert,
