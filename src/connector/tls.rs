@@ -48,6 +48,7 @@ pub(crate) struct TlsSpec {
 
 /// Makes ring the process's default rustls provider, for drivers that ask rustls for the
 /// default (mysql_async); a provider installed before stays.
+#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
 pub(crate) fn install_default_provider() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -79,9 +80,9 @@ impl TlsSpec {
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?;
-        let verifier: Arc<dyn ServerCertVerifier> = match (self.verify, &self.roots) {
-            (Verify::Nothing, _) => Arc::new(NoVerification(provider.clone())),
-            (verify, roots) => {
+        let webpki = match (self.verify, &self.roots) {
+            (Verify::Nothing, _) => None,
+            (_, roots) => {
                 let mut store = RootCertStore::empty();
                 match roots {
                     Some(Roots::File(path)) => {
@@ -106,17 +107,18 @@ impl TlsSpec {
                     }
                     None => return Err("no root certificates to verify the server with".into()),
                 }
-                let webpki =
+                Some(
                     WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider.clone())
                         .build()
-                        .map_err(|e| e.to_string())?;
-                if verify == Verify::Chain {
-                    Arc::new(ChainOnly(webpki))
-                } else {
-                    webpki
-                }
+                        .map_err(|e| e.to_string())?,
+                )
             }
         };
+        let verifier = Arc::new(Verifier {
+            provider: provider.clone(),
+            webpki,
+            names: self.verify == Verify::Full,
+        });
         let builder = builder
             .dangerous()
             .with_custom_certificate_verifier(verifier);
@@ -179,6 +181,7 @@ pub(crate) fn rustls_error(e: &std::io::Error) -> Option<&rustls::Error> {
 /// The `tls-server-end-point` channel binding of RFC 5929 for the server's certificate `der`:
 /// its hash with the hash function of its signature (SHA-256 for MD5 and SHA-1). `None` when
 /// the signature algorithm names no hash (Ed25519) or the certificate cannot be read.
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 pub(crate) fn tls_server_end_point(der: &[u8]) -> Option<Vec<u8>> {
     let oid = signature_algorithm(der)?;
     // 1.2.840.113549.1.1.{4,5,11,12,13}: RSA with MD5, SHA-1, SHA-256, SHA-384, SHA-512;
@@ -205,6 +208,7 @@ pub(crate) fn tls_server_end_point(der: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// One DER element at the start of `b`: (tag, contents, rest).
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 fn der(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (&tag, b) = b.split_first()?;
     let (&first, mut b) = b.split_first()?;
@@ -225,6 +229,7 @@ fn der(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
 }
 
 /// The OID of a certificate's `signatureAlgorithm` (the element after `tbsCertificate`).
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
 fn signature_algorithm(cert: &[u8]) -> Option<&[u8]> {
     let (0x30, body, _) = der(cert)? else {
         return None;
@@ -241,21 +246,39 @@ fn signature_algorithm(cert: &[u8]) -> Option<&[u8]> {
     Some(oid)
 }
 
-/// Accepts any certificate (encryption without authentication), still checking that the
-/// server holds the key of the certificate it sent.
+/// Checks the server's certificate as [`Verify`] says: nothing (encryption without
+/// authentication), the chain only (libpq's `verify-ca`, MySQL's `VERIFY_CA`: webpki checks
+/// the chain before the name, so a name error means the chain was good), or both. The
+/// handshake's signatures are always checked: the server must hold the key of the certificate
+/// it sent.
 #[derive(Debug)]
-struct NoVerification(Arc<CryptoProvider>);
+struct Verifier {
+    provider: Arc<CryptoProvider>,
+    /// `None`: nothing is checked.
+    webpki: Option<Arc<WebPkiServerVerifier>>,
+    /// Whether the certificate must name the host.
+    names: bool,
+}
 
-impl ServerCertVerifier for NoVerification {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        let Some(webpki) = &self.webpki else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match webpki.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if !self.names => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
     }
 
     fn verify_tls12_signature(
@@ -268,7 +291,7 @@ impl ServerCertVerifier for NoVerification {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -282,61 +305,14 @@ impl ServerCertVerifier for NoVerification {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// Checks the chain up to a trusted CA but not the name (libpq's `verify-ca`, MySQL's
-/// `VERIFY_CA`). webpki checks the chain before the name, so a name error means the chain
-/// was good.
-#[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for ChainOnly {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 

@@ -82,6 +82,11 @@ async fn count(e: &Engine, sql: &str) -> i64 {
         .value(0)
 }
 
+/// The plan `EXPLAIN [ANALYZE] ...` prints, as text.
+async fn explain_text(e: &Engine, explain: &str) -> String {
+    rows(&e.sql_collect(explain).await.unwrap()).join("\n")
+}
+
 /// Asserts that nothing a user sees names the password.
 fn no_secret(text: &str, secret: &str) {
     assert!(!text.contains(secret), "the password leaked: {text}");
@@ -121,12 +126,7 @@ async fn postgres_verify_full_on_every_path() {
             count(&e, "SELECT count(*) FROM s.tls_rows WHERE id > 10").await,
             4990
         );
-        let plan = rows(
-            &e.sql_collect("EXPLAIN SELECT name FROM s.tls_rows WHERE id > 10")
-                .await
-                .unwrap(),
-        )
-        .join("\n");
+        let plan = explain_text(&e, "EXPLAIN SELECT name FROM s.tls_rows WHERE id > 10").await;
         let want = if reader == "copy" {
             "reader=copy"
         } else {
@@ -350,12 +350,7 @@ async fn postgres_passwords_scram_md5_certificates_and_files() {
         let e = Engine::new();
         e.register_source("s", &url).await.unwrap();
         assert_eq!(count(&e, "SELECT count(*) FROM s.tls_passfile").await, 300);
-        let plan = rows(
-            &e.sql_collect("EXPLAIN ANALYZE SELECT * FROM s.tls_passfile")
-                .await
-                .unwrap(),
-        )
-        .join("\n");
+        let plan = explain_text(&e, "EXPLAIN ANALYZE SELECT * FROM s.tls_passfile").await;
         assert!(plan.contains(&format!("reader={reader}")), "{plan}");
         no_secret(&plan, PG_PASSWORD);
     }
@@ -457,12 +452,7 @@ async fn mariadb_modes_connect_and_refuse_as_the_mysql_client_does() {
             2900,
             "{options}"
         );
-        let plan = rows(
-            &e.sql_collect("EXPLAIN SELECT name FROM m.tls_rows WHERE id > 100")
-                .await
-                .unwrap(),
-        )
-        .join("\n");
+        let plan = explain_text(&e, "EXPLAIN SELECT name FROM m.tls_rows WHERE id > 100").await;
         assert!(plan.contains("reader=native"), "{plan}");
         no_secret(&plan, MY_PASSWORD);
     }
@@ -561,12 +551,11 @@ async fn mariadb_unix_socket_and_password_from_the_environment() {
         count(&e, "SELECT count(*) FROM m.tls_socket WHERE id > 50").await,
         200
     );
-    let plan = rows(
-        &e.sql_collect("EXPLAIN ANALYZE SELECT id FROM m.tls_socket WHERE id > 50")
-            .await
-            .unwrap(),
+    let plan = explain_text(
+        &e,
+        "EXPLAIN ANALYZE SELECT id FROM m.tls_socket WHERE id > 50",
     )
-    .join("\n");
+    .await;
     assert!(plan.contains("reader=native"), "{plan}");
     assert!(plan.contains("source_rows=200"), "{plan}");
     // MYSQL_PWD (this test's own process).
