@@ -48,7 +48,8 @@ pub(crate) struct TlsSpec {
 
 /// Makes ring the process's default rustls provider, for drivers that ask rustls for the
 /// default (mysql_async); a provider installed before stays.
-#[cfg_attr(not(feature = "mysql"), allow(dead_code))]
+// A build with one backend uses only part of this module.
+#[allow(dead_code)]
 pub(crate) fn install_default_provider() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -181,7 +182,8 @@ pub(crate) fn rustls_error(e: &std::io::Error) -> Option<&rustls::Error> {
 /// The `tls-server-end-point` channel binding of RFC 5929 for the server's certificate `der`:
 /// its hash with the hash function of its signature (SHA-256 for MD5 and SHA-1). `None` when
 /// the signature algorithm names no hash (Ed25519) or the certificate cannot be read.
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+// A build with one backend uses only part of this module.
+#[allow(dead_code)]
 pub(crate) fn tls_server_end_point(der: &[u8]) -> Option<Vec<u8>> {
     let oid = signature_algorithm(der)?;
     // 1.2.840.113549.1.1.{4,5,11,12,13}: RSA with MD5, SHA-1, SHA-256, SHA-384, SHA-512;
@@ -208,7 +210,8 @@ pub(crate) fn tls_server_end_point(der: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// One DER element at the start of `b`: (tag, contents, rest).
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+// A build with one backend uses only part of this module.
+#[allow(dead_code)]
 fn der(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     let (&tag, b) = b.split_first()?;
     let (&first, mut b) = b.split_first()?;
@@ -229,7 +232,8 @@ fn der(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
 }
 
 /// The OID of a certificate's `signatureAlgorithm` (the element after `tbsCertificate`).
-#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+// A build with one backend uses only part of this module.
+#[allow(dead_code)]
 fn signature_algorithm(cert: &[u8]) -> Option<&[u8]> {
     let (0x30, body, _) = der(cert)? else {
         return None;

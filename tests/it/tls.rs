@@ -287,11 +287,24 @@ async fn postgres_passwords_scram_md5_certificates_and_files() {
         .unwrap();
     let ca = cert("ca.pem");
     let tls = format!("sslmode=verify-full&sslrootcert={ca}");
-    // md5.
-    let e = Engine::new();
-    e.register_source("s", &pg_url("vp_md5:md5-p%40ss", "localhost", &tls))
+    // md5, on the pool (registration, catalog) and both readers.
+    for reader in ["copy", "connectorx"] {
+        let e = Engine::new();
+        e.register_source(
+            "s",
+            &pg_url(
+                "vp_md5:md5-p%40ss",
+                "localhost",
+                &format!("{tls}&reader={reader}"),
+            ),
+        )
         .await
         .unwrap();
+        assert_eq!(
+            count(&e, "SELECT count(*) FROM s.tls_passfile WHERE id <= 100").await,
+            100
+        );
+    }
     // A client certificate (pg_hba `cert`: no password).
     let url = pg_url(
         "vp_cert",
