@@ -1345,3 +1345,255 @@ mod tests {
         assert!(lenenc(&[0xFB], 0).is_err());
     }
 }
+
+/// The handshake against a scripted server that asks for `caching_sha2_password`'s full
+/// exchange (MariaDB, the test servers' kind, has no such plugin): the password goes over TLS
+/// in clear, or without TLS encrypted with the RSA key the reader asks for.
+#[cfg(test)]
+mod auth_tests {
+    use super::*;
+    use mysql_common::constants::StatusFlags;
+    use std::net::TcpListener;
+
+    trait Rw: Read + Write {}
+    impl<T: Read + Write> Rw for T {}
+
+    fn read_packet(s: &mut dyn Rw) -> (u8, Vec<u8>) {
+        let mut h = [0u8; 4];
+        s.read_exact(&mut h).unwrap();
+        let len = u32::from_le_bytes([h[0], h[1], h[2], 0]) as usize;
+        let mut p = vec![0; len];
+        s.read_exact(&mut p).unwrap();
+        (h[3], p)
+    }
+
+    fn write_packet(s: &mut dyn Rw, seq: u8, payload: &[u8]) {
+        let len = (payload.len() as u32).to_le_bytes();
+        s.write_all(&[len[0], len[1], len[2], seq]).unwrap();
+        s.write_all(payload).unwrap();
+        s.flush().unwrap();
+    }
+
+    /// A certificate and key for `localhost`, made by the openssl command.
+    fn server_config(dir: &std::path::Path) -> Arc<rustls::ServerConfig> {
+        use rustls::pki_types::pem::PemObject;
+        let (cert, key) = (dir.join("srv.pem"), dir.join("srv.key"));
+        let ok = std::process::Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+            ])
+            .args(["-nodes", "-days", "1", "-subj", "/CN=localhost"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("the openssl command")
+            .status
+            .success();
+        assert!(ok);
+        let chain = rustls::pki_types::CertificateDer::pem_file_iter(&cert)
+            .unwrap()
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&key).unwrap();
+        Arc::new(
+            rustls::ServerConfig::builder_with_provider(Arc::new(
+                rustls::crypto::ring::default_provider(),
+            ))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .unwrap(),
+        )
+    }
+
+    /// Serves one handshake; returns what the client sent after its handshake response.
+    fn serve(
+        listener: TcpListener,
+        tls: Option<Arc<rustls::ServerConfig>>,
+        rsa_public_key: Vec<u8>,
+    ) -> std::thread::JoinHandle<Vec<Vec<u8>>> {
+        std::thread::spawn(move || {
+            let (tcp, _) = listener.accept().unwrap();
+            let mut caps = CapabilityFlags::CLIENT_PROTOCOL_41
+                | CapabilityFlags::CLIENT_SECURE_CONNECTION
+                | CapabilityFlags::CLIENT_PLUGIN_AUTH
+                | CapabilityFlags::CLIENT_LONG_PASSWORD
+                | CapabilityFlags::CLIENT_CONNECT_WITH_DB
+                | CapabilityFlags::CLIENT_DEPRECATE_EOF;
+            if tls.is_some() {
+                caps |= CapabilityFlags::CLIENT_SSL;
+            }
+            let greeting = HandshakePacket::new(
+                10,
+                &b"8.4.0"[..],
+                7,
+                *b"abcdefgh",
+                Some(&b"ijklmnopqrst"[..]),
+                caps,
+                45,
+                StatusFlags::empty(),
+                Some(&b"caching_sha2_password"[..]),
+            );
+            let mut buf = vec![];
+            greeting.serialize(&mut buf);
+            let mut plain = tcp;
+            write_packet(&mut plain, 0, &buf);
+            let mut stream: Box<dyn Rw> = match tls {
+                Some(config) => {
+                    let (_, request) = read_packet(&mut plain);
+                    assert_eq!(request.len(), 32, "an SSL request");
+                    let conn = rustls::ServerConnection::new(config).unwrap();
+                    let mut s = rustls::StreamOwned::new(conn, plain);
+                    while s.conn.is_handshaking() {
+                        s.conn.complete_io(&mut s.sock).unwrap();
+                    }
+                    Box::new(s)
+                }
+                None => Box::new(plain),
+            };
+            let (seq, response) = read_packet(&mut *stream);
+            assert!(
+                response.windows(4).any(|w| w == b"user"),
+                "the handshake response names the user"
+            );
+            let mut got = vec![];
+            // caching_sha2_password: perform full authentication.
+            write_packet(&mut *stream, seq + 1, &[0x01, 0x04]);
+            let (seq, first) = read_packet(&mut *stream);
+            got.push(first.clone());
+            let mut seq = seq;
+            if first == [0x02] {
+                // The client asks for the RSA public key.
+                let mut key = vec![0x01];
+                key.extend_from_slice(&rsa_public_key);
+                write_packet(&mut *stream, seq + 1, &key);
+                let (s2, blob) = read_packet(&mut *stream);
+                got.push(blob);
+                seq = s2;
+            }
+            write_packet(
+                &mut *stream,
+                seq + 1,
+                &[0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00],
+            );
+            got
+        })
+    }
+
+    fn reader(port: u16, options: &str) -> WireReader {
+        let url = format!("mysql://user:pw-s3cret@localhost:{port}/db?{options}");
+        let o = super::super::options::MySqlOptions::parse(
+            &url,
+            crate::connector::PoolOptions::default(),
+        )
+        .unwrap();
+        WireReader {
+            host: "localhost".into(),
+            port,
+            socket: None,
+            tls: o.tls.clone(),
+            user: "user".into(),
+            password: Some("pw-s3cret".into()),
+            database: "db".into(),
+            session: vec![],
+            target: o.target.clone(),
+        }
+    }
+
+    #[test]
+    fn full_exchange_over_tls_sends_the_password_in_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = serve(listener, Some(server_config(dir.path())), vec![]);
+        reader(port, "ssl-mode=REQUIRED")
+            .connect(&ReadMetrics::default())
+            .unwrap();
+        let got = server.join().unwrap();
+        assert_eq!(got, vec![b"pw-s3cret\0".to_vec()]);
+    }
+
+    #[test]
+    fn full_exchange_without_tls_encrypts_with_the_servers_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("rsa.pem");
+        let ok = std::process::Command::new("openssl")
+            .args(["genrsa", "-out"])
+            .arg(&key)
+            .arg("2048")
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok);
+        let public = std::process::Command::new("openssl")
+            .args(["rsa", "-pubout", "-in"])
+            .arg(&key)
+            .output()
+            .unwrap()
+            .stdout;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let server = serve(listener, None, public);
+        // PREFERRED (the default) against a server without TLS: plain text.
+        reader(port, "").connect(&ReadMetrics::default()).unwrap();
+        let got = server.join().unwrap();
+        assert_eq!(got[0], vec![0x02], "asks for the key");
+        assert_eq!(got[1].len(), 256, "one RSA-2048 block");
+        assert!(!got[1].windows(9).any(|w| w == b"pw-s3cret"));
+        // The server's decryption gives the password XORed with the scramble.
+        let blob = dir.path().join("blob");
+        std::fs::write(&blob, &got[1]).unwrap();
+        let out = std::process::Command::new("openssl")
+            .args([
+                "pkeyutl",
+                "-decrypt",
+                "-pkeyopt",
+                "rsa_padding_mode:oaep",
+                "-inkey",
+            ])
+            .arg(&key)
+            .arg("-in")
+            .arg(&blob)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let nonce = b"abcdefghijklmnopqrst";
+        let clear: Vec<u8> = out
+            .stdout
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ nonce[i % nonce.len()])
+            .collect();
+        assert_eq!(clear, b"pw-s3cret\0");
+    }
+
+    #[test]
+    fn required_tls_against_a_server_without_it_is_a_tls_error() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let _server = std::thread::spawn(move || {
+            // The greeting of a server without TLS, then whatever comes.
+            let _ = serve(listener, None, vec![]).join();
+        });
+        let err = reader(port, "ssl-mode=REQUIRED")
+            .connect(&ReadMetrics::default())
+            .err()
+            .unwrap();
+        assert!(matches!(err, Error::Tls { .. }), "{err:?}");
+        assert!(err.to_string().contains("does not offer TLS"), "{err}");
+        assert!(!format!("{err:?}").contains("pw-s3cret"));
+    }
+}
