@@ -63,6 +63,15 @@ async fn pg_admin() -> tokio_postgres::Client {
     client
 }
 
+/// An engine with `url` registered as `name`.
+async fn registered(name: &str, url: &str) -> Engine {
+    let e = Engine::new();
+    e.register_source(name, url)
+        .await
+        .unwrap_or_else(|err| panic!("{name}: {err}"));
+    e
+}
+
 async fn pg_error(url: &str) -> Error {
     let e = Engine::new();
     e.register_source("s", url)
@@ -176,10 +185,7 @@ async fn postgres_verify_full_on_every_path() {
         .await
         .unwrap();
     assert_eq!(n, 1000);
-    let e = Engine::new();
-    e.register_source("s", &scram("localhost", &verify_full()))
-        .await
-        .unwrap();
+    let e = registered("s", &scram("localhost", &verify_full())).await;
     e.sql_collect("INSERT INTO s.public.tls_load SELECT id + 1000 FROM s.tls_rows")
         .await
         .unwrap();
@@ -289,8 +295,7 @@ async fn postgres_passwords_scram_md5_certificates_and_files() {
     let tls = format!("sslmode=verify-full&sslrootcert={ca}");
     // md5, on the pool (registration, catalog) and both readers.
     for reader in ["copy", "connectorx"] {
-        let e = Engine::new();
-        e.register_source(
+        let e = registered(
             "s",
             &pg_url(
                 "vp_md5:md5-p%40ss",
@@ -298,8 +303,7 @@ async fn postgres_passwords_scram_md5_certificates_and_files() {
                 &format!("{tls}&reader={reader}"),
             ),
         )
-        .await
-        .unwrap();
+        .await;
         assert_eq!(
             count(&e, "SELECT count(*) FROM s.tls_passfile WHERE id <= 100").await,
             100
@@ -360,8 +364,7 @@ async fn postgres_passwords_scram_md5_certificates_and_files() {
             "localhost",
             &format!("{tls}&passfile={}&reader={reader}", passfile.display()),
         );
-        let e = Engine::new();
-        e.register_source("s", &url).await.unwrap();
+        let e = registered("s", &url).await;
         assert_eq!(count(&e, "SELECT count(*) FROM s.tls_passfile").await, 300);
         let plan = explain_text(&e, "EXPLAIN ANALYZE SELECT * FROM s.tls_passfile").await;
         assert!(plan.contains(&format!("reader={reader}")), "{plan}");
@@ -385,10 +388,7 @@ async fn postgres_passwords_scram_md5_certificates_and_files() {
 async fn postgres_password_from_the_environment() {
     // nextest runs every test in a process of its own: the variable is this test's.
     std::env::set_var("PGPASSWORD", PG_PASSWORD);
-    let e = Engine::new();
-    e.register_source("s", &pg_url("vp_scram", "localhost", &verify_full()))
-        .await
-        .unwrap();
+    let e = registered("s", &pg_url("vp_scram", "localhost", &verify_full())).await;
     assert_eq!(count(&e, "SELECT count(*) FROM (VALUES (1)) t(x)").await, 1);
     std::env::remove_var("PGPASSWORD");
 }
@@ -485,16 +485,14 @@ async fn mariadb_modes_connect_and_refuse_as_the_mysql_client_does() {
     assert!(got[0].starts_with("Ssl_version|TLSv1."), "{got:?}");
     assert!(!format!("{conn:?}").contains(MY_PASSWORD));
     // ConnectorX over TLS too.
-    let e = Engine::new();
-    e.register_source(
+    let e = registered(
         "m",
         &native(
             "localhost",
             &format!("ssl-mode=VERIFY_CA&ssl-ca={ca}&reader=connectorx"),
         ),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(count(&e, "SELECT count(*) FROM m.tls_rows").await, 3000);
 
     // Refused: no TLS against a server that requires it (MariaDB answers "access denied").
@@ -553,13 +551,11 @@ async fn mariadb_unix_socket_and_password_from_the_environment() {
     // secure transport).
     let socket = env("VP_TLS_MYSQL_SOCKET");
     my_table("tls_socket", 250, false);
-    let e = Engine::new();
-    e.register_source(
+    let e = registered(
         "m",
         &format!("mysql://root@localhost/vp_tls?socket={socket}"),
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         count(&e, "SELECT count(*) FROM m.tls_socket WHERE id > 50").await,
         200
@@ -573,10 +569,7 @@ async fn mariadb_unix_socket_and_password_from_the_environment() {
     assert!(plan.contains("source_rows=200"), "{plan}");
     // MYSQL_PWD (this test's own process).
     std::env::set_var("MYSQL_PWD", MY_PASSWORD);
-    let e = Engine::new();
-    e.register_source("m", &my_url("vp_native", "localhost", "ssl-mode=REQUIRED"))
-        .await
-        .unwrap();
+    let e = registered("m", &my_url("vp_native", "localhost", "ssl-mode=REQUIRED")).await;
     assert_eq!(
         count(&e, "SELECT count(*) FROM (VALUES (1), (2), (3)) t(x)").await,
         3
@@ -698,8 +691,7 @@ async fn mariadb_client_certificates() {
     // crate reads none from the URL: not tested).
     {
         let reader = "native";
-        let e = Engine::new();
-        e.register_source(
+        let e = registered(
             "m",
             &my_url(
                 "vp_x509:x509-pw",
@@ -707,8 +699,7 @@ async fn mariadb_client_certificates() {
                 &format!("{with_cert}&reader={reader}"),
             ),
         )
-        .await
-        .unwrap();
+        .await;
         assert_eq!(
             count(&e, "SELECT count(*) FROM m.tls_x509 WHERE id > 7").await,
             70
