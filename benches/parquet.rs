@@ -136,6 +136,13 @@ fn s3_env() -> Option<(String, String)> {
     Some((endpoint, bucket))
 }
 
+/// The `sslmode` every contender connects with (`VP_BENCH_SSLMODE`, default `disable`): the
+/// floor reads without TLS, and libpq (DuckDB), ConnectorX and this crate all default to
+/// `prefer`, which encrypts against a server that offers TLS.
+fn sslmode() -> String {
+    std::env::var("VP_BENCH_SSLMODE").unwrap_or_else(|_| "disable".into())
+}
+
 /// The libpq key-value string of [`url`], for DuckDB's `ATTACH`.
 fn libpq_conninfo() -> String {
     let u = url::Url::parse(&url()).expect("a PostgreSQL URL");
@@ -155,6 +162,7 @@ fn libpq_conninfo() -> String {
     if let Some(p) = u.password() {
         parts.push(format!("password={p}"));
     }
+    parts.push(format!("sslmode={}", sslmode()));
     parts.join(" ")
 }
 
@@ -202,7 +210,10 @@ fn uploaded_parts(endpoint: &str, bucket: &str, prefix: &str) -> Vec<f64> {
 async fn engine_extract(partitions: usize, destination: &str, s: &Settings) -> Report {
     let engine = Engine::builder().target_partitions(partitions).build();
     engine
-        .register_source("pg", &format!("{}?schema={SCHEMA}", url()))
+        .register_source(
+            "pg",
+            &format!("{}?schema={SCHEMA}&sslmode={}", url(), sslmode()),
+        )
         .await
         .unwrap();
     let mut options = ExtractOptions::new()
@@ -253,10 +264,11 @@ fn connectorx_peer(partitions: usize, file: &Path, s: &Settings) -> Report {
             "import time\n\
              import connectorx as cx, pyarrow.parquet as pq\n\
              t0, c0 = time.perf_counter(), time.process_time()\n\
-             t = cx.read_sql('{url}', 'SELECT * FROM {SCHEMA}.{table}', return_type='arrow'{partitioning})\n\
+             t = cx.read_sql('{url}?sslmode={sslmode}', 'SELECT * FROM {SCHEMA}.{table}', return_type='arrow'{partitioning})\n\
              pq.write_table(t, '{file}', compression='zstd')\n\
              print(time.perf_counter() - t0, time.process_time() - c0, t.nbytes)",
             url = url(),
+            sslmode = sslmode(),
             table = table_name(s.scale),
             file = file.display(),
         ),
@@ -301,7 +313,10 @@ async fn run_phase(phase: &str, s: &Settings) -> Report {
         "b" => {
             let engine = Engine::builder().target_partitions(1).build();
             engine
-                .register_source("pg", &format!("{}?schema={SCHEMA}", url()))
+                .register_source(
+                    "pg",
+                    &format!("{}?schema={SCHEMA}&sslmode={}", url(), sslmode()),
+                )
                 .await
                 .unwrap();
             let mut stream = engine
