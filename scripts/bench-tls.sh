@@ -3,7 +3,8 @@
 # run each: the machine's PostgreSQL (which offers TLS) with sslmode=disable, then
 # sslmode=require; a private MariaDB with TLS that also lets plain TCP in (scripts/services.sh)
 # with ssl-mode=DISABLED, then REQUIRED. The engine's contenders (c, d, and g: through ConnectorX)
-# get the option; the floor (a) and ConnectorX direct (b) run without TLS.
+# get the option; the floor (a) runs without TLS, ConnectorX direct (b) with its own default
+# (PostgreSQL: prefer).
 #
 #   bash scripts/bench-tls.sh [--scale 1]
 set -euo pipefail
