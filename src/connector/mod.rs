@@ -286,6 +286,25 @@ pub(crate) fn url_password(url: &url::Url) -> Option<String> {
 }
 
 #[cfg(any(feature = "postgres", feature = "mysql"))]
+/// `url` with `password` as its password, percent-encoded (one found outside the URL, for a
+/// driver that reads only URLs).
+pub(crate) fn url_with_password(url: &str, password: &str) -> String {
+    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            let encoded = percent_encoding::utf8_percent_encode(password, SET).to_string();
+            let _ = u.set_password(Some(&encoded));
+            u.to_string()
+        }
+        Err(_) => url.to_string(),
+    }
+}
+
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 /// The contents of `file` as a stream of 1 MiB chunks.
 pub(crate) fn file_chunks(
     file: tokio::fs::File,

@@ -248,23 +248,6 @@ fn mysql_scheme(url: &url::Url) -> std::result::Result<url::Url, url::ParseError
     url::Url::parse(&format!("mysql://{rest}"))
 }
 
-/// `url` with `password` (when there is one) as its password.
-fn with_password(url: &str, password: Option<&str>) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'.')
-        .remove(b'_')
-        .remove(b'~');
-    match (url::Url::parse(url), password) {
-        (Ok(mut u), Some(pw)) if u.password().is_none() => {
-            let encoded = percent_encoding::utf8_percent_encode(pw, SET).to_string();
-            let _ = u.set_password(Some(&encoded));
-            u.to_string()
-        }
-        _ => url.to_string(),
-    }
-}
-
 /// `base` with `options` as its query.
 fn with_options(base: &url::Url, options: &[(String, String)]) -> String {
     let mut u = base.clone();
@@ -396,7 +379,10 @@ impl MySqlOptions {
         let user = percent_encoding::percent_decode_str(parsed.username())
             .decode_utf8_lossy()
             .into_owned();
-        let base_url = with_password(&driver_url, password.as_deref());
+        let base_url = match &password {
+            Some(pw) => crate::connector::url_with_password(&driver_url, pw),
+            None => driver_url.clone(),
+        };
         Ok(Self {
             database: parsed.path().trim_start_matches('/').to_string(),
             tinyint1_as_bool,

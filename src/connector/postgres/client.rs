@@ -50,14 +50,7 @@ impl Target {
     /// Maps a driver error to an actionable [`Error`] (credentials scrubbed).
     pub(crate) fn error(&self, e: tokio_postgres::Error) -> Error {
         let secret = self.password.as_deref();
-        // tokio-postgres's Display leaves out the cause ("error performing TLS handshake").
-        let mut full = e.to_string();
-        if e.as_db_error().is_none() {
-            if let Some(cause) = std::error::Error::source(&e) {
-                full = format!("{full}: {cause}");
-            }
-        }
-        let message = scrub(&full, secret);
+        let message = scrub(&full_message(&e), secret);
         if let Some(db) = e.as_db_error() {
             let code = db.code().code().to_string();
             let mut message = scrub(db.message(), secret);
@@ -164,6 +157,15 @@ impl Target {
     }
 }
 
+/// A driver error with its cause: tokio-postgres's Display leaves the cause out ("error
+/// performing TLS handshake"); a server's error carries its own message.
+fn full_message(e: &tokio_postgres::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(cause) if e.as_db_error().is_none() => format!("{e}: {cause}"),
+        _ => e.to_string(),
+    }
+}
+
 /// Keeps the last connection error the pool saw, to report it instead of a bare timeout.
 #[derive(Debug, Clone, Default)]
 struct LastError(Arc<StdMutex<Option<(Instant, String, bool)>>>);
@@ -173,12 +175,8 @@ impl ErrorSink<tokio_postgres::Error> for LastError {
         let auth = e
             .as_db_error()
             .is_some_and(|d| matches!(d.code().code(), "28P01" | "28000"));
-        let message = match std::error::Error::source(&e) {
-            Some(cause) if e.as_db_error().is_none() => format!("{e}: {cause}"),
-            _ => e.to_string(),
-        };
         if let Ok(mut g) = self.0.lock() {
-            *g = Some((Instant::now(), message, auth));
+            *g = Some((Instant::now(), full_message(&e), auth));
         }
     }
     fn boxed_clone(&self) -> Box<dyn ErrorSink<tokio_postgres::Error>> {

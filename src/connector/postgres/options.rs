@@ -149,7 +149,7 @@ impl PgOptions {
                 .or_else(|| passfile::lookup(passfile.as_deref(), &config));
             if let Some(password) = found {
                 config.password(password.as_str());
-                driver_url = with_password(&driver_url, &password);
+                driver_url = crate::connector::url_with_password(&driver_url, &password);
                 target.password = Some(password);
             }
         }
@@ -166,27 +166,6 @@ impl PgOptions {
             driver_url,
             target,
         })
-    }
-}
-
-/// Every byte of `s` that is not unreserved, percent-encoded (for a URL's password).
-fn percent_encode(s: &str) -> String {
-    const SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-        .remove(b'-')
-        .remove(b'.')
-        .remove(b'_')
-        .remove(b'~');
-    percent_encoding::utf8_percent_encode(s, SET).to_string()
-}
-
-/// `url` with `password` as its password.
-fn with_password(url: &str, password: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) => {
-            let _ = u.set_password(Some(&percent_encode(password)));
-            u.to_string()
-        }
-        Err(_) => url.to_string(),
     }
 }
 
