@@ -823,7 +823,12 @@ fn progress_bar(
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Twice as many workers as cores (a query uses one per partition, one per core by
+    // default): after Ctrl-C, an operator that computes without yielding holds its worker until
+    // its current step ends, and the next query still finds workers free.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cores * 2)
         .enable_all()
         .build()
     {

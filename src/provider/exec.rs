@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::Result as DFResult;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
@@ -16,10 +17,13 @@ use datafusion::physical_plan::{
     ChildrenPropertiesMode, DisplayAs, DisplayFormatType, ExecutionPlan, Partitioning,
     PhysicalExpr, PlanProperties, ReplaceChildrenOptions,
 };
-use futures::TryStreamExt;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 use tokio::sync::OnceCell;
 
 use crate::connector::Source;
+use crate::error::Error;
+use crate::provider::ColumnProbe;
 use crate::read::{ReadMetrics, ScanReader, ScanRequest};
 use crate::schema::{schema_of, ColumnSpec};
 
@@ -41,6 +45,7 @@ pub struct RemoteScanExec {
     snapshot: Arc<OnceCell<SharedSnapshot>>,
     reader: Option<Arc<dyn ScanReader>>,
     estimated_rows: Option<u64>,
+    probes: Arc<[ColumnProbe]>,
 }
 
 impl fmt::Debug for RemoteScanExec {
@@ -82,6 +87,7 @@ impl RemoteScanExec {
             snapshot: Arc::new(OnceCell::new()),
             reader: None,
             estimated_rows: None,
+            probes: Arc::from(Vec::new()),
         }
     }
 
@@ -95,6 +101,13 @@ impl RemoteScanExec {
     /// whole table: no filter or limit pushed). Not a planning statistic.
     pub fn estimated_rows(&self) -> Option<u64> {
         self.estimated_rows
+    }
+
+    /// Queries that find which column's source-side expression the server refused, when a
+    /// partition fails before its first row (see [`ColumnProbe`]).
+    pub fn with_probes(mut self, probes: Vec<ColumnProbe>) -> Self {
+        self.probes = Arc::from(probes);
+        self
     }
 
     /// Reads with `reader` instead of the source's own (a scan its source planned itself,
@@ -232,6 +245,7 @@ impl ExecutionPlan for RemoteScanExec {
         };
         let limit = self.limit;
         let batch_size = self.batch_size;
+        let probes = self.probes.clone();
         let start = async move {
             // One consistent view when the scan runs more than one query.
             let shared = snapshot
@@ -259,9 +273,9 @@ impl ExecutionPlan for RemoteScanExec {
                 batch_size,
                 limit,
             };
-            let batches = reader.spawn(request, metrics, keep_alive);
+            let batches = reader.spawn(request, metrics, keep_alive).into_stream();
             Ok::<_, datafusion::error::DataFusionError>(
-                batches.into_stream().map_err(|e| e.into_datafusion()),
+                attribute_errors(batches, probes, reader).map_err(|e| e.into_datafusion()),
             )
         };
         let stream = futures::stream::once(start).try_flatten();
@@ -269,5 +283,85 @@ impl ExecutionPlan for RemoteScanExec {
             self.schema.clone(),
             stream,
         )))
+    }
+}
+
+/// Passes `batches` on; a source error before the partition's first row is rerun column by
+/// column through `probes`, and names the column whose source-side expression the server
+/// refuses the same way (the server's own text names the expression, not the column).
+fn attribute_errors(
+    batches: BoxStream<'static, crate::Result<RecordBatch>>,
+    probes: Arc<[ColumnProbe]>,
+    reader: Arc<dyn ScanReader>,
+) -> BoxStream<'static, crate::Result<RecordBatch>> {
+    if probes.is_empty() {
+        return batches;
+    }
+    futures::stream::unfold(
+        (batches, false, probes, reader),
+        |(mut batches, seen, probes, reader)| async move {
+            let item = match batches.next().await? {
+                Ok(batch) => {
+                    let seen = seen || batch.num_rows() > 0;
+                    return Some((Ok(batch), (batches, seen, probes, reader)));
+                }
+                Err(e @ Error::Source { .. }) if !seen => Err(attribute(e, &probes, &reader).await),
+                Err(e) => Err(e),
+            };
+            Some((item, (batches, true, probes, reader)))
+        },
+    )
+    .boxed()
+}
+
+/// `error` with the name of the first probed column whose probe fails with the same code.
+async fn attribute(error: Error, probes: &[ColumnProbe], reader: &Arc<dyn ScanReader>) -> Error {
+    let Error::Source {
+        backend,
+        code,
+        message,
+        retryable,
+    } = error
+    else {
+        return error;
+    };
+    for probe in probes {
+        let columns = vec![probe.column.clone()];
+        let request = ScanRequest {
+            queries: vec![probe.sql.clone()],
+            pre_execution: vec![],
+            schema: schema_of(&columns),
+            columns,
+            batch_size: 1,
+            limit: None,
+        };
+        let mut rx = reader.spawn(request, ReadMetrics::default(), None);
+        let mut failed = None;
+        while let Some(item) = rx.next().await {
+            if let Err(e) = item {
+                failed = Some(e);
+                break;
+            }
+        }
+        if let Some(Error::Source { code: c, .. }) = failed {
+            if c == code {
+                return Error::Source {
+                    backend,
+                    code,
+                    message: format!(
+                        "column `{}` (read at the source as `{}`): {message}",
+                        probe.column.name(),
+                        probe.expr
+                    ),
+                    retryable,
+                };
+            }
+        }
+    }
+    Error::Source {
+        backend,
+        code,
+        message,
+        retryable,
     }
 }

@@ -10,7 +10,7 @@ pub use dml::{scalar_value, InsertSink, ServerDefault, StatementSink, SERVER_DEF
 
 pub use exec::RemoteScanExec;
 pub use query::QueryTable;
-pub use sql::remote_query;
+pub use sql::{column_probes, remote_query, ColumnProbe};
 
 use std::sync::Arc;
 
@@ -24,6 +24,10 @@ use datafusion::physical_plan::ExecutionPlan;
 
 use crate::connector::{Source, TableMeta};
 use crate::schema::ColumnSpec;
+
+/// Columns at most probed to name the one a failed scan's server refused (see
+/// [`ColumnProbe`]).
+const MAX_PROBES: usize = 32;
 
 /// Options that shape every scan of an engine.
 #[derive(Debug, Clone)]
@@ -174,6 +178,8 @@ impl TableProvider for RemoteTable {
             .collect::<crate::Result<Vec<_>>>()
             .map_err(|e| e.into_datafusion())?;
         let whole_table = pushed.is_empty() && limit.is_none();
+        let probes = column_probes(self.source.as_ref(), &self.meta, &columns, MAX_PROBES)
+            .map_err(|e| e.into_datafusion())?;
         Ok(Arc::new(
             RemoteScanExec::new(
                 self.source.clone(),
@@ -183,7 +189,8 @@ impl TableProvider for RemoteTable {
                 limit,
                 self.options.batch_size,
             )
-            .with_estimated_rows(plan.estimated_rows.filter(|_| whole_table)),
+            .with_estimated_rows(plan.estimated_rows.filter(|_| whole_table))
+            .with_probes(probes),
         ))
     }
 

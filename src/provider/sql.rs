@@ -68,33 +68,7 @@ pub fn remote_query(
     } else {
         columns
             .iter()
-            .map(|c| -> Result<Expr> {
-                Ok(match c.read {
-                    ReadAs::Native | ReadAs::TrimPad => ident(c.source_name()),
-                    ReadAs::NativeZeroDateNull => {
-                        let zero = if c.field.data_type() == &DataType::Date32 {
-                            "0000-00-00"
-                        } else {
-                            "0000-00-00 00:00:00"
-                        };
-                        let null = ScalarValue::try_from(c.field.data_type())?;
-                        when(ident(c.source_name()).eq(lit(zero)), lit(null))
-                            .otherwise(ident(c.source_name()))?
-                            .alias(c.name())
-                    }
-                    ReadAs::Text | ReadAs::TextNoZeroDates => {
-                        cast(ident(c.source_name()), DataType::Utf8).alias(c.name())
-                    }
-                    ReadAs::Function(name) => {
-                        let f = SourceFunction::new(name, c.field.data_type().clone());
-                        Expr::ScalarFunction(ScalarFunction::new_udf(
-                            Arc::new(ScalarUDF::new_from_impl(f)),
-                            vec![ident(c.source_name())],
-                        ))
-                        .alias(c.name())
-                    }
-                })
-            })
+            .map(select_expr)
             .collect::<Result<Vec<_>>>()?
     };
     builder = builder.project(projection)?;
@@ -104,6 +78,74 @@ pub fn remote_query(
     let plan = builder.build()?;
     let statement = Unparser::new(source.dialect()).plan_to_sql(&plan)?;
     Ok(statement.to_string())
+}
+
+/// A query that reads one column the way a scan reads it, returning no row: run after a scan
+/// failed at the source, it tells whether that column's source-side expression (a cast to text,
+/// [`ReadAs::Function`]) is what the server refused.
+#[derive(Debug, Clone)]
+pub struct ColumnProbe {
+    /// The column.
+    pub column: ColumnSpec,
+    /// `SELECT <expr> FROM <table> LIMIT 0`, in the source's dialect.
+    pub sql: String,
+    /// The expression as the source reads it (`CAST("g" AS CHAR)`), for the error text.
+    pub expr: String,
+}
+
+/// Probes for the `columns` read through an expression at the source (the others the server
+/// names itself in its errors), at most `max`.
+pub fn column_probes(
+    source: &dyn Source,
+    meta: &TableMeta,
+    columns: &[ColumnSpec],
+    max: usize,
+) -> Result<Vec<ColumnProbe>> {
+    columns
+        .iter()
+        .filter(|c| !matches!(c.read, ReadAs::Native | ReadAs::TrimPad))
+        .take(max)
+        .map(|c| {
+            let sql = remote_query(source, meta, std::slice::from_ref(c), &[], None, Some(0))?;
+            let expr = Unparser::new(source.dialect())
+                .expr_to_sql(&select_expr(c)?.unalias())?
+                .to_string();
+            Ok(ColumnProbe {
+                column: c.clone(),
+                sql,
+                expr,
+            })
+        })
+        .collect()
+}
+
+/// What the scan selects for a column: the column, or its source-side expression.
+fn select_expr(c: &ColumnSpec) -> Result<Expr> {
+    Ok(match c.read {
+        ReadAs::Native | ReadAs::TrimPad => ident(c.source_name()),
+        ReadAs::NativeZeroDateNull => {
+            let zero = if c.field.data_type() == &DataType::Date32 {
+                "0000-00-00"
+            } else {
+                "0000-00-00 00:00:00"
+            };
+            let null = ScalarValue::try_from(c.field.data_type())?;
+            when(ident(c.source_name()).eq(lit(zero)), lit(null))
+                .otherwise(ident(c.source_name()))?
+                .alias(c.name())
+        }
+        ReadAs::Text | ReadAs::TextNoZeroDates => {
+            cast(ident(c.source_name()), DataType::Utf8).alias(c.name())
+        }
+        ReadAs::Function(name) => {
+            let f = SourceFunction::new(name, c.field.data_type().clone());
+            Expr::ScalarFunction(ScalarFunction::new_udf(
+                Arc::new(ScalarUDF::new_from_impl(f)),
+                vec![ident(c.source_name())],
+            ))
+            .alias(c.name())
+        }
+    })
 }
 
 /// A function that exists only at the source (see [`ReadAs::Function`]): it is written into the

@@ -127,6 +127,21 @@ fn clean_cx_message(msg: &str) -> String {
         .to_string()
 }
 
+/// An error's text followed by its causes' that add to it (ConnectorX's PostgreSQL errors say
+/// only "db error"; the server's message is the cause).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
+}
+
 impl CxReader {
     fn error(&self, message: String) -> Error {
         Error::Source {
@@ -152,7 +167,7 @@ impl CxReader {
         let pre = (!pre.is_empty()).then_some(pre);
         let mut iter: Box<dyn RecordBatchIterator> =
             new_record_batch_iter(&conn, None, &[CXQuery::naked(query)], req.batch_size, pre)
-                .map_err(|e| self.error(e.to_string()))?;
+                .map_err(|e| self.error(with_causes(&e)))?;
         iter.prepare();
         metrics.wait.add_duration(started.elapsed());
         loop {

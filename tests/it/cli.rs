@@ -465,6 +465,73 @@ async fn ctrl_c_cancels_a_running_query() {
     ns.cleanup().await;
 }
 
+/// Ctrl-C during a join computed in memory (no source to wait on: each step of the nested-loop
+/// join runs for a long time without yielding) gives the prompt back, and the next query
+/// answers at once although the cancelled operators still hold their workers.
+#[test]
+fn ctrl_c_during_in_memory_compute_leaves_the_prompt_usable() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new("script")
+        .args(["-q", "-e", "-c"])
+        .arg(format!(
+            "{} sql --format csv",
+            env!("CARGO_BIN_EXE_vibe-piper")
+        ))
+        .arg("/dev/null")
+        .env("VP_CACHE_DIR", dir.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux");
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let pid = child.id() as i32;
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    });
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    writeln!(
+        stdin,
+        "SELECT count(*) FROM generate_series(1, 200000) a, generate_series(1, 200000) b \
+         WHERE a.value * b.value = -1;"
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(3000));
+    stdin.write_all(b"\x03").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let asked = std::time::Instant::now();
+    writeln!(stdin, "SELECT 6 * 7 AS answer;").unwrap();
+    let mut screen = Vec::new();
+    while asked.elapsed() < std::time::Duration::from_secs(30) {
+        if let Ok(chunk) = rx.recv_timeout(std::time::Duration::from_millis(100)) {
+            screen.extend(chunk);
+        }
+        if String::from_utf8_lossy(&screen).contains("answer\r\n42") {
+            break;
+        }
+    }
+    let waited = asked.elapsed();
+    writeln!(stdin, "\\q").unwrap();
+    drop(stdin);
+    let _ = child.wait();
+    let screen = String::from_utf8_lossy(&screen);
+    assert!(screen.contains("cancelled"), "{screen}");
+    assert!(screen.contains("answer\r\n42"), "{screen}");
+    // Without free workers the answer waited for the cancelled join (over 60 s here).
+    assert!(waited < std::time::Duration::from_secs(10), "{waited:?}");
+}
+
 /// Ctrl-C in one-shot mode stops the query at the server before the process exits, even a
 /// query that sends nothing for a minute (a closed socket alone would leave it running).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -514,6 +514,45 @@ async fn spatial_columns_read_as_wkb() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_error_on_an_expression_read_column_names_the_column() {
+    for reader in ["native", "connectorx"] {
+        let ns = MySqlNamespace::new(&format!("my_probe_{reader}"));
+        ns.exec(
+            "CREATE TABLE places (id INT PRIMARY KEY, name VARCHAR(10), g GEOMETRY);
+             INSERT INTO places VALUES (1, 'a', ST_GeomFromText('POINT(1 2)'));",
+        )
+        .await;
+        let e = engine(&ns, Engine::builder(), &format!("reader={reader}")).await;
+        assert_eq!(
+            e.sql_collect("SELECT id FROM src.places WHERE g IS NOT NULL")
+                .await
+                .map(|b| rows(&b))
+                .unwrap(),
+            vec!["1"]
+        );
+        // The table changes under the engine's catalog: `ST_AsBinary` of an INT fails.
+        ns.exec("ALTER TABLE places DROP g, ADD g INT").await;
+        let err = e
+            .sql_collect("SELECT * FROM src.places")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("column `g` (read at the source as `ST_AsBinary(`g`)`)"),
+            "{reader}: {err}"
+        );
+        assert_eq!(
+            e.sql_collect("SELECT id, name FROM src.places")
+                .await
+                .map(|b| rows(&b))
+                .unwrap(),
+            vec!["1|a"]
+        );
+        ns.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fractional_seconds_push_down_exactly() {
     for reader in ["native", "connectorx"] {
         let ns = MySqlNamespace::new(&format!("my_fraction_{reader}"));

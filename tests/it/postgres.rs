@@ -549,6 +549,48 @@ async fn inet_reads_as_postgres_prints_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_error_on_an_expression_read_column_names_the_column() {
+    for reader in ["native", "connectorx"] {
+        let ns = PgNamespace::new(&format!("pg_probe_{reader}")).await;
+        ns.exec(
+            "CREATE TABLE hosts (id int, name text, ip inet);
+             INSERT INTO hosts VALUES (1, 'a', '10.0.0.1');",
+        )
+        .await;
+        let e = engine(&ns, Engine::builder(), &format!("reader={reader}")).await;
+        assert_eq!(
+            query(&e, "SELECT id, ip FROM src.hosts").await,
+            vec!["1|10.0.0.1"]
+        );
+        // The table changes under the engine's catalog: `abbrev(ip)` no longer exists.
+        ns.exec("ALTER TABLE hosts ALTER COLUMN ip TYPE int USING 7")
+            .await;
+        let err = e
+            .sql_collect("SELECT * FROM src.hosts")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("column `ip` (read at the source as `abbrev(\"ip\")`)"),
+            "{reader}: {err}"
+        );
+        assert!(
+            err.contains("abbrev(integer) does not exist"),
+            "{reader}: {err}"
+        );
+        if reader == "native" {
+            assert!(err.contains("[42883]"), "{err}");
+        }
+        // Columns read as they are still work.
+        assert_eq!(
+            query(&e, "SELECT id, name FROM src.hosts").await,
+            vec!["1|a"]
+        );
+        ns.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn url_options_are_decoded_as_uri_components() {
     let ns = PgNamespace::new("pg_url_decode").await;
     ns.exec("CREATE TABLE one (id int); INSERT INTO one VALUES (1);")
