@@ -121,6 +121,8 @@ impl IoManager for ParquetIoManager {
             vec![batches],
             &self.file_url(name),
             &self.options,
+            // An IO manager stores outside any engine: no memory limit applies.
+            Arc::new(datafusion::execution::memory_pool::UnboundedMemoryPool::default()),
         )
         .await?;
         Ok(Stored {

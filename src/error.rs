@@ -101,6 +101,20 @@ pub enum Error {
         /// The pool's size.
         pool_size: u32,
     },
+    /// A query needed more memory than the engine's limit leaves it (after spilling what can
+    /// spill), or more spill space than the disk limit.
+    #[error("out of memory budget in {operator}{}: {hint}. {message}", limit.as_ref().map(|l| format!(" (limit {l})")).unwrap_or_default())]
+    ResourcesExhausted {
+        /// The operator refused (`ExternalSorter[0]`, `GroupedHashAggregateStream[1]`), or
+        /// `spilling` when the disk limit was reached.
+        operator: String,
+        /// The memory limit, as DataFusion shows it.
+        limit: Option<String>,
+        /// DataFusion's message (what was asked, what is held, the largest consumers).
+        message: String,
+        /// How to raise the limit.
+        hint: String,
+    },
     /// A constraint rejected a write.
     #[error("{backend} {kind} violation{}{}: {message}", constraint.as_ref().map(|c| format!(" on `{c}`")).unwrap_or_default(), format!(" [{code}]"))]
     Constraint {
@@ -256,7 +270,28 @@ impl Error {
                 Ok(inner) => Error::from_datafusion(inner),
                 Err(shared) => Error::DataFusion(DataFusionError::Shared(shared)),
             },
-            other => Error::DataFusion(other),
+            DataFusionError::ResourcesExhausted(message) => {
+                crate::engine::memory::exhausted(&message).unwrap_or_else(|| {
+                    Error::DataFusion(DataFusionError::ResourcesExhausted(message))
+                })
+            }
+            other => {
+                // Memory refused deep inside an operator arrives wrapped (in Arrow errors, in
+                // contexts); the root says what happened.
+                if let DataFusionError::ResourcesExhausted(message) = other.find_root() {
+                    if let Some(e) = crate::engine::memory::exhausted(message) {
+                        return e;
+                    }
+                }
+                // The disk limit reached while spilling arrives as an I/O error.
+                let text = other.to_string();
+                if text.contains("exceeded the allowable limit") {
+                    if let Some(e) = crate::engine::memory::exhausted(&text) {
+                        return e;
+                    }
+                }
+                Error::DataFusion(other)
+            }
         }
     }
 }

@@ -110,9 +110,20 @@ struct SourceArgs {
     /// A source as NAME=URL (postgres://, mysql:// or mariadb://, sqlite://, file://); repeatable.
     #[arg(long = "source", value_name = "NAME=URL")]
     source: Vec<String>,
-    /// A TOML file with a [sources] table of NAME = "URL" entries.
+    /// A TOML file with a [sources] table of NAME = "URL" entries, and optionally
+    /// memory_limit, temp_directory and disk_limit.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Memory the queries may hold (4GB, 512MB, 50%, unlimited); sorts, aggregates and joins
+    /// spill to disk to stay within it. Also VP_MEMORY_LIMIT. [default: 80% of memory]
+    #[arg(long, value_name = "SIZE")]
+    memory_limit: Option<String>,
+    /// Folder for spill files. Also VP_TEMP_DIRECTORY. [default: the system's temp folder]
+    #[arg(long, value_name = "DIR")]
+    temp_directory: Option<PathBuf>,
+    /// Most spill files may hold at once (e.g. 20GB). Also VP_DISK_LIMIT. [default: 100GB]
+    #[arg(long, value_name = "SIZE")]
+    disk_limit: Option<String>,
 }
 
 #[derive(Copy, Clone, ValueEnum, PartialEq)]
@@ -125,9 +136,36 @@ enum Format {
 }
 
 #[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ConfigFile {
     #[serde(default)]
     sources: std::collections::BTreeMap<String, String>,
+    memory_limit: Option<String>,
+    temp_directory: Option<PathBuf>,
+    disk_limit: Option<String>,
+}
+
+/// A setting from the flag, else the environment variable, else the config file.
+fn setting<T: Clone + From<String>>(flag: &Option<T>, env: &str, file: &Option<T>) -> Option<T> {
+    flag.clone()
+        .or_else(|| {
+            std::env::var(env)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(T::from)
+        })
+        .or_else(|| file.clone())
+}
+
+fn size_setting(what: &str, text: Option<String>) -> Result<Option<String>> {
+    let Some(t) = text else { return Ok(None) };
+    // Checked here so that the error names the setting.
+    t.parse::<vibe_piper::engine::MemoryLimit>()
+        .map_err(|e| match e {
+            Error::Config(m) => Error::Config(format!("{what}: {m}")),
+            other => other,
+        })?;
+    Ok(Some(t))
 }
 
 async fn engine_with(args: &SourceArgs, partitions: Option<usize>) -> Result<Engine> {
@@ -136,15 +174,62 @@ async fn engine_with(args: &SourceArgs, partitions: Option<usize>) -> Result<Eng
     if let Some(n) = partitions {
         builder = builder.target_partitions(n);
     }
-    let engine = builder.build();
     let mut pairs: Vec<(String, String)> = vec![];
+    let mut file = ConfigFile {
+        sources: Default::default(),
+        memory_limit: None,
+        temp_directory: None,
+        disk_limit: None,
+    };
     if let Some(path) = &args.config {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-        let cfg: ConfigFile =
-            toml::from_str(&text).map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
-        pairs.extend(cfg.sources);
+        // One line: the error's own text spans several, and only the first is printed.
+        file = toml::from_str(&text).map_err(|e: toml::de::Error| {
+            let line = e
+                .span()
+                .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+            Error::Config(format!(
+                "{}{}: {}",
+                path.display(),
+                line.map(|l| format!(" line {l}")).unwrap_or_default(),
+                e.message().trim()
+            ))
+        })?;
+        pairs.extend(std::mem::take(&mut file.sources));
     }
+    let memory = size_setting(
+        "memory limit",
+        setting(&args.memory_limit, "VP_MEMORY_LIMIT", &file.memory_limit),
+    )?;
+    if let Some(m) = memory {
+        builder = builder.memory_limit(m.parse()?);
+    }
+    let disk = size_setting(
+        "disk limit",
+        setting(&args.disk_limit, "VP_DISK_LIMIT", &file.disk_limit),
+    )?;
+    if let Some(d) = disk {
+        match d.parse()? {
+            vibe_piper::engine::MemoryLimit::Bytes(n) => builder = builder.disk_limit(n),
+            vibe_piper::engine::MemoryLimit::Unlimited => builder = builder.disk_limit(u64::MAX),
+            _ => {
+                return Err(Error::Config(format!(
+                    "disk limit `{d}`: give a size (20GB), not a share of memory"
+                )))
+            }
+        }
+    }
+    let temp: Option<PathBuf> = setting(
+        &args.temp_directory.clone().map(|p| p.display().to_string()),
+        "VP_TEMP_DIRECTORY",
+        &file.temp_directory.map(|p| p.display().to_string()),
+    )
+    .map(PathBuf::from);
+    if let Some(dir) = temp {
+        builder = builder.temp_directory(dir);
+    }
+    let engine = builder.try_build()?;
     for s in &args.source {
         let (name, url) = s.split_once('=').ok_or_else(|| {
             Error::Config(format!(
@@ -526,6 +611,23 @@ async fn script(
     sink.commit()
 }
 
+/// What `\settings` at the prompt shows.
+fn settings(engine: &Engine) -> String {
+    let options = engine.context().state().config().options().clone();
+    format!(
+        "memory_limit    {}\ntemp_directory  {}\ndisk_limit      {}\npartitions      {}\nbatch_size      {}",
+        engine.memory_limit(),
+        engine
+            .temp_directory()
+            .map_or_else(|| std::env::temp_dir().display().to_string(), |p| p.display().to_string()),
+        engine
+            .disk_limit()
+            .map_or("100.0 GiB".to_string(), vibe_piper::engine::memory::format_size),
+        options.execution.target_partitions,
+        options.execution.batch_size,
+    )
+}
+
 async fn interactive(engine: &Engine, format: Format, output: &Option<PathBuf>) -> Result<()> {
     let mut rl =
         rustyline::DefaultEditor::new().map_err(|e| Error::Config(format!("prompt: {e}")))?;
@@ -544,6 +646,10 @@ async fn interactive(engine: &Engine, format: Format, output: &Option<PathBuf>) 
                 let trimmed = line.trim();
                 if buffer.is_empty() && matches!(trimmed, "\\q" | "quit" | "exit") {
                     break;
+                }
+                if buffer.is_empty() && matches!(trimmed, "\\settings" | ".settings") {
+                    println!("{}", settings(engine));
+                    continue;
                 }
                 buffer.push_str(&line);
                 buffer.push('\n');

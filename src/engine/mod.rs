@@ -7,6 +7,7 @@ mod catalog;
 mod copy;
 pub mod extract;
 mod literals;
+pub mod memory;
 mod query_function;
 
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ use tokio::sync::Mutex;
 pub use catalog::{SourceCatalog, SourceSchema};
 pub use extract::{ExtractOptions, ExtractSummary, ExtractedFile, OutputFormat, Progress};
 pub(crate) use literals::is_comparison;
+pub use memory::MemoryLimit;
 
 use crate::connector::{Backend, Opened, Registry, Source};
 use crate::error::{Error, Result};
@@ -35,9 +37,33 @@ pub struct EngineBuilder {
     options: ScanOptions,
     registry: Registry,
     progress: Option<Arc<Progress>>,
+    memory_limit: MemoryLimit,
+    spill: memory::SpillSettings,
 }
 
 impl EngineBuilder {
+    /// How much memory the engine's queries may hold together (default: 80 % of the
+    /// machine's memory, see [`memory::machine_memory`]). Sorts, aggregates and joins spill to
+    /// disk to stay within it; a query that cannot fails with
+    /// [`Error::ResourcesExhausted`], never with an out-of-memory kill.
+    pub fn memory_limit(mut self, limit: MemoryLimit) -> Self {
+        self.memory_limit = limit;
+        self
+    }
+
+    /// The folder spill files go to (default: the system's temporary directory); it is
+    /// created when missing.
+    pub fn temp_directory(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.spill.temp_directory = Some(dir.into());
+        self
+    }
+
+    /// At most this many bytes of spill files at once (default: DataFusion's, 100 GiB).
+    pub fn disk_limit(mut self, bytes: u64) -> Self {
+        self.spill.disk_limit = Some(bytes);
+        self
+    }
+
     /// Partitions per scan (default: the session's target partitions, i.e. the number of cores).
     pub fn target_partitions(mut self, n: usize) -> Self {
         self.target_partitions = Some(n.max(1));
@@ -70,8 +96,35 @@ impl EngineBuilder {
         self
     }
 
-    /// Creates the engine.
+    /// Creates the engine. A [`temp_directory`](Self::temp_directory) that cannot be created
+    /// turns spilling off (queries that would spill fail); [`try_build`](Self::try_build) says
+    /// so at once instead.
     pub fn build(self) -> Engine {
+        let partitions = self.partitions();
+        let runtime =
+            memory::runtime(self.memory_limit, &self.spill, partitions).unwrap_or_else(|_| {
+                let off = memory::SpillSettings {
+                    temp_directory: None,
+                    disk_limit: Some(0),
+                };
+                memory::runtime(self.memory_limit, &off, partitions).unwrap_or_default()
+            });
+        self.build_with(runtime)
+    }
+
+    /// Creates the engine; an error when the temp directory cannot be created.
+    pub fn try_build(self) -> Result<Engine> {
+        let runtime = memory::runtime(self.memory_limit, &self.spill, self.partitions())?;
+        Ok(self.build_with(runtime))
+    }
+
+    fn partitions(&self) -> usize {
+        self.target_partitions.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        })
+    }
+
+    fn build_with(self, runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>) -> Engine {
         let mut config = SessionConfig::new().with_information_schema(true);
         if let Some(p) = self.progress {
             config = config.with_extension(p);
@@ -81,10 +134,28 @@ impl EngineBuilder {
         if let Some(n) = self.target_partitions {
             config = config.with_target_partitions(n);
         }
-        let ctx = SessionContext::new_with_config(config);
+        // Each sorting partition sets aside memory for merging its spill files (DataFusion's
+        // default is 10 MiB): under a small limit, a share of it, so that a sort still fits.
+        if let Some(limit) = self.memory_limit.bytes() {
+            let partitions = config.target_partitions().max(1) as u64;
+            let share = (limit / (4 * partitions)).clamp(256 << 10, 10 << 20);
+            config.options_mut().execution.sort_spill_reservation_bytes = share as usize;
+            // Strings as `Utf8`, not `Utf8View`: DataFusion counts every sorted batch of view
+            // strings as holding all the buffers it shares, and such sorts fail under limits
+            // they fit in (docs/decisions/0017-memory-budget.md).
+            config
+                .options_mut()
+                .execution
+                .parquet
+                .schema_force_view_types = false;
+            config.options_mut().sql_parser.map_string_types_to_utf8view = false;
+        }
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
         ctx.add_analyzer_rule(literals::rule());
         Engine {
             ctx,
+            memory_limit: self.memory_limit,
+            spill: self.spill,
             options: self.options,
             registry: self.registry,
             sources: Mutex::new(BTreeMap::new()),
@@ -103,6 +174,8 @@ enum Registered {
 /// One SQL session over registered sources.
 pub struct Engine {
     ctx: SessionContext,
+    memory_limit: MemoryLimit,
+    spill: memory::SpillSettings,
     options: ScanOptions,
     registry: Registry,
     sources: Mutex<BTreeMap<String, Registered>>,
@@ -120,6 +193,7 @@ impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
             .field("options", &self.options)
+            .field("memory_limit", &self.memory_limit)
             .finish_non_exhaustive()
     }
 }
@@ -163,6 +237,21 @@ impl Engine {
     /// A builder for options.
     pub fn builder() -> EngineBuilder {
         EngineBuilder::default()
+    }
+
+    /// The memory limit of the engine's queries.
+    pub fn memory_limit(&self) -> MemoryLimit {
+        self.memory_limit
+    }
+
+    /// Where queries spill (`None`: the system's temporary directory).
+    pub fn temp_directory(&self) -> Option<&std::path::Path> {
+        self.spill.temp_directory.as_deref()
+    }
+
+    /// The most spill files may hold at once (`None`: DataFusion's default, 100 GiB).
+    pub fn disk_limit(&self) -> Option<u64> {
+        self.spill.disk_limit
     }
 
     /// The DataFusion session, for anything this API does not wrap.
@@ -343,7 +432,8 @@ impl Engine {
         destination: &str,
         options: &ExtractOptions,
     ) -> Result<ExtractSummary> {
-        extract::extract_streams(vec![stream], destination, options).await
+        let pool = self.ctx.runtime_env().memory_pool.clone();
+        extract::extract_streams(vec![stream], destination, options, pool).await
     }
 
     /// Runs a query and streams its batches.

@@ -8,6 +8,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::common::Result as DFResult;
+use datafusion::execution::memory_pool::MemoryConsumer;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::EquivalenceProperties;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
@@ -24,7 +25,7 @@ use tokio::sync::OnceCell;
 use crate::connector::Source;
 use crate::error::Error;
 use crate::provider::ColumnProbe;
-use crate::read::{ReadMetrics, ScanReader, ScanRequest};
+use crate::read::{ReadMetrics, ScanReader, ScanRequest, CHANNEL_DEPTH};
 use crate::schema::{schema_of, ColumnSpec};
 
 /// Statements and owner of a snapshot shared by all partitions of one scan.
@@ -216,8 +217,12 @@ impl ExecutionPlan for RemoteScanExec {
     fn execute(
         &self,
         partition: usize,
-        _context: Arc<TaskContext>,
+        context: Arc<TaskContext>,
     ) -> DFResult<SendableRecordBatchStream> {
+        // What the reader holds (the batch it fills and those waiting in its channel) counts
+        // against the engine's memory limit; it cannot spill.
+        let reservation = MemoryConsumer::new(format!("RemoteScanExec[{partition}]"))
+            .register(context.memory_pool());
         let queries = self.queries.get(partition).cloned().unwrap_or_default();
         let total_queries: usize = self.queries.iter().map(Vec::len).sum();
         let source = self.source.clone();
@@ -274,9 +279,10 @@ impl ExecutionPlan for RemoteScanExec {
                 limit,
             };
             let batches = reader.spawn(request, metrics, keep_alive).into_stream();
-            Ok::<_, datafusion::error::DataFusionError>(
-                attribute_errors(batches, probes, reader).map_err(|e| e.into_datafusion()),
-            )
+            let accounted = attribute_errors(batches, probes, reader).inspect_ok(move |batch| {
+                reservation.resize(batch.get_array_memory_size() * (CHANNEL_DEPTH + 1));
+            });
+            Ok::<_, datafusion::error::DataFusionError>(accounted.map_err(|e| e.into_datafusion()))
         };
         let stream = futures::stream::once(start).try_flatten();
         Ok(Box::pin(RecordBatchStreamAdapter::new(

@@ -590,3 +590,63 @@ async fn ctrl_c_stops_the_query_at_the_server() {
     }
     ns.cleanup().await;
 }
+
+/// The memory limit comes from `--memory-limit`, else `VP_MEMORY_LIMIT`, else the config
+/// file's `memory_limit`; a query that cannot fit names the limit and how to raise it.
+#[test]
+fn the_memory_limit_comes_from_flag_env_and_config() {
+    let dir = tempfile::tempdir().unwrap();
+    // One group's 1,000,000 values (8 MB) cannot spill.
+    let big = "SELECT cardinality(array_agg(value)) AS n FROM generate_series(1, 1000000)";
+    let with = |args: &[&str], env: Option<&str>| {
+        let mut cmd = bin();
+        cmd.arg("sql").args(args).args(["--format", "csv", big]);
+        cmd.env("VP_CACHE_DIR", dir.path())
+            .env_remove("VP_MEMORY_LIMIT");
+        if let Some(v) = env {
+            cmd.env("VP_MEMORY_LIMIT", v);
+        }
+        let out = cmd.output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = with(&[], None);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "n\n1000000\n");
+    let (code, _, err) = with(&["--memory-limit", "2MB"], None);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("out of memory budget in "), "{err}");
+    assert!(err.contains("(limit 2.0 MB)"), "{err}");
+    assert!(err.contains("--memory-limit"), "{err}");
+    let (code, _, err) = with(&[], Some("2MB"));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("(limit 2.0 MB)"), "{err}");
+    // The flag wins over the environment.
+    let (code, out, _) = with(&["--memory-limit", "unlimited"], Some("2MB"));
+    assert_eq!((code, out.as_str()), (Some(0), "n\n1000000\n"));
+    // The config file, below both.
+    let cfg = dir.path().join("vp.toml");
+    std::fs::write(&cfg, "memory_limit = \"3MB\"\n").unwrap();
+    let (code, _, err) = with(&["--config", cfg.to_str().unwrap()], None);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("(limit 3.0 MB)"), "{err}");
+    let (code, _, err) = with(&["--config", cfg.to_str().unwrap()], Some("2MB"));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("(limit 2.0 MB)"), "{err}");
+    // Bad values and misspelt keys are errors that say what to write.
+    let (code, _, err) = with(&["--memory-limit", "lots"], None);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("memory limit: memory size `lots`"), "{err}");
+    std::fs::write(&cfg, "memory-limit = \"3MB\"\n").unwrap();
+    let (code, _, err) = with(&["--config", cfg.to_str().unwrap()], None);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("memory-limit"), "{err}");
+    // --help shows the default.
+    let help = bin().args(["sql", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("[default: 80% of memory]"), "{help}");
+    assert!(help.contains("--temp-directory"), "{help}");
+}

@@ -11,6 +11,7 @@ mod decimals;
 mod extract;
 mod fuzz_corpus;
 mod layout;
+mod memory;
 mod mysql;
 mod objects;
 mod postgres;

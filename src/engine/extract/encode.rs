@@ -188,6 +188,14 @@ impl Encoder {
         }
     }
 
+    /// Bytes the encoder holds between batches (a Parquet row group in progress).
+    pub(crate) fn buffered(&self) -> usize {
+        match self {
+            Encoder::Parquet(w) => w.memory_size(),
+            Encoder::Csv { .. } | Encoder::Json | Encoder::Arrow(_) => 0,
+        }
+    }
+
     /// Ends the file: the last bytes (a Parquet or Arrow footer; a CSV header when no row
     /// came).
     pub(crate) fn finish(&mut self) -> Result<Vec<u8>> {

@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use arrow::array::{Array, RecordBatch, UInt32Array};
 use arrow::datatypes::{DataType, SchemaRef};
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryPool, MemoryReservation};
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::ExecutionPlan;
 use futures::{StreamExt, TryStreamExt};
@@ -306,6 +307,7 @@ pub(crate) async fn extract_plan(
     options: &ExtractOptions,
 ) -> Result<ExtractSummary> {
     let target = resolve(destination, options)?;
+    let pool = task.memory_pool().clone();
     if let Some(progress) = &options.progress {
         if let Some(n) = expected_rows(&plan) {
             progress.set_expected_rows(n);
@@ -318,7 +320,7 @@ pub(crate) async fn extract_plan(
         datafusion::physical_plan::execute_stream_partitioned(plan, task)
             .map_err(Error::from_datafusion)?
     };
-    write_streams(streams, target, options).await
+    write_streams(streams, target, options, pool).await
 }
 
 /// The rows `plan` will return, as far as its statistics (exact for Parquet files) or a
@@ -352,13 +354,15 @@ fn expected_rows(plan: &Arc<dyn ExecutionPlan>) -> Option<u64> {
     }
 }
 
-/// Writes `streams` (one writer each) to `destination`.
+/// Writes `streams` (one writer each) to `destination`; the writers' buffers count against
+/// `pool`.
 pub(crate) async fn extract_streams(
     streams: Vec<SendableRecordBatchStream>,
     destination: &str,
     options: &ExtractOptions,
+    pool: Arc<dyn MemoryPool>,
 ) -> Result<ExtractSummary> {
-    write_streams(streams, resolve(destination, options)?, options).await
+    write_streams(streams, resolve(destination, options)?, options, pool).await
 }
 
 fn resolve(destination: &str, options: &ExtractOptions) -> Result<Target> {
@@ -424,6 +428,7 @@ async fn write_streams(
     streams: Vec<SendableRecordBatchStream>,
     target: Target,
     options: &ExtractOptions,
+    pool: Arc<dyn MemoryPool>,
 ) -> Result<ExtractSummary> {
     let started = Instant::now();
     if let Some(progress) = &options.progress {
@@ -489,6 +494,7 @@ async fn write_streams(
         schema: schema.clone(),
         options: options.clone(),
         failed: AtomicBool::new(false),
+        pool,
     });
     let mut tasks = tokio::task::JoinSet::new();
     for (partition, stream) in streams.into_iter().enumerate() {
@@ -642,6 +648,8 @@ struct Shared {
     options: ExtractOptions,
     /// Set when a writer failed: the others stop at their next batch.
     failed: AtomicBool,
+    /// The engine's memory pool, which the writers' buffers count against.
+    pool: Arc<dyn MemoryPool>,
 }
 
 /// A file being written.
@@ -659,17 +667,34 @@ struct PartitionWriter {
     open: BTreeMap<String, OpenFile>,
     sequence: usize,
     done: Vec<PendingFile>,
+    /// The open files' encoder buffers (a Parquet row group in progress) and upload parts.
+    reservation: MemoryReservation,
 }
 
 impl PartitionWriter {
     fn new(partition: usize, shared: Arc<Shared>) -> Self {
+        let reservation =
+            MemoryConsumer::new(format!("{} writer[{partition}]", shared.format.name()))
+                .register(&shared.pool);
         Self {
             partition,
             shared,
             open: BTreeMap::new(),
             sequence: 0,
             done: vec![],
+            reservation,
         }
+    }
+
+    /// Counts what the open files hold against the memory limit (they cannot spill: a
+    /// Parquet row group is written when full).
+    fn account(&mut self) {
+        let held: usize = self
+            .open
+            .values()
+            .map(|f| f.encoder.buffered() + self.shared.options.part_size)
+            .sum();
+        self.reservation.resize(held);
     }
 
     async fn run(&mut self, mut stream: SendableRecordBatchStream) -> Result<()> {
@@ -765,6 +790,7 @@ impl PartitionWriter {
             file.rows += now.num_rows() as u64;
             let full = max.is_some_and(|m| file.rows as usize >= m);
             self.push(folder, bytes).await?;
+            self.account();
             if full {
                 self.seal(folder).await?;
             }
