@@ -590,6 +590,78 @@ async fn a_server_error_on_an_expression_read_column_names_the_column() {
     }
 }
 
+/// "Too many connections" (53300, here a role's CONNECTION LIMIT) is waited out until the
+/// connect timeout; when it does not clear, the error says it was retried and what to change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_connections_is_retried_until_the_connect_timeout() {
+    let ns = PgNamespace::new("pg_too_many").await;
+    ns.exec(
+        "DROP ROLE IF EXISTS vp_limited; CREATE ROLE vp_limited LOGIN CONNECTION LIMIT 2;
+         CREATE TABLE t AS SELECT g AS id FROM generate_series(1, 1000) g;",
+    )
+    .await;
+    ns.exec(&format!(
+        "GRANT USAGE ON SCHEMA {0} TO vp_limited; GRANT SELECT ON ALL TABLES IN SCHEMA {0} TO vp_limited;",
+        ns.schema
+    ))
+    .await;
+    let mut url = url::Url::parse(&ns.url("pool_size=1")).unwrap();
+    url.set_username("vp_limited").unwrap();
+    let holder_url = {
+        let mut u = url::Url::parse(&ns.base).unwrap();
+        u.set_username("vp_limited").unwrap();
+        u.to_string()
+    };
+    // The engine's pool takes one of the role's two connections; the scan's reader needs the
+    // other, which a session holds for 1.5 s.
+    let (holder, conn) = tokio_postgres::connect(&holder_url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let conn = tokio::spawn(conn);
+    let release = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+        drop(holder);
+    });
+    let started = std::time::Instant::now();
+    let e = Engine::builder().target_partitions(1).build();
+    e.register_source("src", url.as_str()).await.unwrap();
+    assert_eq!(
+        query(&e, "SELECT count(*), sum(id) FROM src.t").await,
+        vec!["1000|500500"]
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1000));
+    release.await.unwrap();
+    let _ = conn.await;
+    drop(e);
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    // Held for good: the connect timeout (2 s) runs out, and the error says so.
+    let (_holder, conn) = tokio_postgres::connect(&holder_url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let short = format!("{url}&connect_timeout=2");
+    let e = Engine::builder().target_partitions(1).build();
+    e.register_source("src", &short).await.unwrap();
+    let started = std::time::Instant::now();
+    let err = e
+        .sql_collect("SELECT count(*) FROM src.t")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(1500),
+        "{:?}: {err}",
+        started.elapsed()
+    );
+    assert!(err.contains("[53300], still after retrying"), "{err}");
+    assert!(err.contains("max_connections"), "{err}");
+    drop(_holder);
+    ns.exec("DROP OWNED BY vp_limited; DROP ROLE vp_limited")
+        .await;
+    ns.cleanup().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn url_options_are_decoded_as_uri_components() {
     let ns = PgNamespace::new("pg_url_decode").await;

@@ -83,6 +83,18 @@ impl Target {
                         message,
                     }
                 }
+                // Retried until the connect timeout before it gets here (`conn::open`).
+                "53300" => {
+                    return Error::Connection {
+                        target: self.target.clone(),
+                        message: format!(
+                            "{message} [53300], still after retrying until the connect timeout \
+                             (connect_timeout, default {} s): raise the server's \
+                             max_connections, or lower pool_size and the partitions of scans",
+                            super::conn::RETRY_BUDGET.as_secs()
+                        ),
+                    }
+                }
                 "42601" => {
                     return Error::Syntax {
                         backend: "postgres",

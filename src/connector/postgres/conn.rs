@@ -71,7 +71,49 @@ fn spawn<F: std::future::Future + Send + 'static>(connection: F) -> JoinHandle<(
 /// TLS; `prefer` connects with TLS when the server offers it and, when the TLS handshake fails
 /// or the server refuses the encrypted connection, once more without. When both attempts fail,
 /// the error of the encrypted one is returned (it says more: a certificate or a password).
+///
+/// A server that refuses for now (`53300` too many clients, `57P03` starting up) is asked
+/// again with jittered, growing pauses until the connect timeout (`connect_timeout`, default
+/// [`RETRY_BUDGET`]) has passed; its last refusal is then returned.
 pub(crate) async fn open(endpoint: &Endpoint) -> Result<Opened, tokio_postgres::Error> {
+    let budget = endpoint
+        .config
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(RETRY_BUDGET);
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(25);
+    loop {
+        match open_once(endpoint).await {
+            Err(e) if refused_for_now(&e) && started.elapsed() < budget => {
+                let left = budget.saturating_sub(started.elapsed());
+                tokio::time::sleep(jitter(pause).min(left)).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(1));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// How long a connection refused for now is retried when the URL sets no `connect_timeout`.
+pub(crate) const RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `53300` (too many clients) and `57P03` (the server is starting): worth asking again.
+pub(crate) fn refused_for_now(e: &tokio_postgres::Error) -> bool {
+    e.as_db_error()
+        .is_some_and(|db| matches!(db.code().code(), "53300" | "57P03"))
+}
+
+/// `pause` scaled by a factor in [0.5, 1.5), so that clients refused together come back apart.
+fn jitter(pause: std::time::Duration) -> std::time::Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::Instant::now().elapsed().as_nanos());
+    let unit = (h.finish() % 1000) as f64 / 1000.0;
+    pause.mul_f64(0.5 + unit)
+}
+
+async fn open_once(endpoint: &Endpoint) -> Result<Opened, tokio_postgres::Error> {
     let config = &endpoint.config;
     let tls = &endpoint.tls;
     // libpq never uses TLS on Unix-domain sockets.
