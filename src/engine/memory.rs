@@ -114,18 +114,7 @@ pub fn parse_size(s: &str) -> Result<u64> {
 
 /// `1.5 GiB`, `64.0 MiB`, `512 B`.
 pub fn format_size(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = n as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{n} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
+    super::extract::human_bytes(n)
 }
 
 /// The memory this process may use: the smaller of the physical memory and the cgroup's

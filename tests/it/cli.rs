@@ -428,25 +428,8 @@ async fn ctrl_c_cancels_a_running_query() {
 
     // At the interactive prompt (a real terminal through `script`), Ctrl-C cancels the query
     // and the prompt takes the next one.
-    let mut child = std::process::Command::new("script")
-        .args(["-q", "-e", "-c"])
-        .arg(format!(
-            "{} sql --format csv --source '{src}'",
-            env!("CARGO_BIN_EXE_vibe-piper")
-        ))
-        .arg("/dev/null")
-        .env("VP_CACHE_DIR", dir.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("script(1) from util-linux");
+    let mut child = at_a_terminal(&format!("sql --format csv --source '{src}'"), dir.path());
     let mut stdin = child.stdin.take().unwrap();
-    // Whatever happens, the terminal goes away after a while.
-    let pid = child.id() as i32;
-    std::thread::spawn(move || {
-        std::thread::sleep(std::time::Duration::from_secs(60));
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-    });
     std::thread::sleep(std::time::Duration::from_millis(1000));
     writeln!(stdin, "{SLOW};").unwrap();
     std::thread::sleep(std::time::Duration::from_millis(2000));
@@ -465,6 +448,26 @@ async fn ctrl_c_cancels_a_running_query() {
     ns.cleanup().await;
 }
 
+/// `vibe-piper ARGS` at a real terminal (through `script(1)`), killed after 60 s whatever
+/// happens.
+fn at_a_terminal(args: &str, cache: &std::path::Path) -> std::process::Child {
+    let child = std::process::Command::new("script")
+        .args(["-q", "-e", "-c"])
+        .arg(format!("{} {args}", env!("CARGO_BIN_EXE_vibe-piper")))
+        .arg("/dev/null")
+        .env("VP_CACHE_DIR", cache)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux");
+    let pid = child.id() as i32;
+    std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(60));
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    });
+    child
+}
+
 /// Ctrl-C during a join computed in memory (no source to wait on: each step of the nested-loop
 /// join runs for a long time without yielding) gives the prompt back, and the next query
 /// answers at once although the cancelled operators still hold their workers.
@@ -472,25 +475,9 @@ async fn ctrl_c_cancels_a_running_query() {
 fn ctrl_c_during_in_memory_compute_leaves_the_prompt_usable() {
     use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new("script")
-        .args(["-q", "-e", "-c"])
-        .arg(format!(
-            "{} sql --format csv",
-            env!("CARGO_BIN_EXE_vibe-piper")
-        ))
-        .arg("/dev/null")
-        .env("VP_CACHE_DIR", dir.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("script(1) from util-linux");
+    let mut child = at_a_terminal("sql --format csv", dir.path());
     let mut stdin = child.stdin.take().unwrap();
     let mut stdout = child.stdout.take().unwrap();
-    let pid = child.id() as i32;
-    std::thread::spawn(move || {
-        std::thread::sleep(std::time::Duration::from_secs(60));
-        unsafe { libc::kill(pid, libc::SIGKILL) };
-    });
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let mut buf = [0u8; 4096];
