@@ -238,6 +238,24 @@ pub fn quote_char(source: &dyn Source) -> char {
     source.dialect().identifier_quote_style("x").unwrap_or('"')
 }
 
+/// How long a connection the server refuses for now (too many connections, starting up) is
+/// asked again when the URL sets no connect timeout.
+pub(crate) const REFUSED_RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `pause` scaled by a factor in [0.5, 1.5), so that clients refused together come back apart.
+pub(crate) fn jittered(pause: std::time::Duration) -> std::time::Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::Instant::now().elapsed().as_nanos());
+    let unit = (h.finish() % 1000) as f64 / 1000.0;
+    pause.mul_f64(0.5 + unit)
+}
+
+/// The pause after `pause` between two refused connection attempts: doubled, at most 1 s.
+pub(crate) fn next_pause(pause: std::time::Duration) -> std::time::Duration {
+    (pause * 2).min(std::time::Duration::from_secs(1))
+}
+
 /// The query options of a URL as `(key, value)` pairs, decoded as URI components: `%20` is a
 /// space and `+` stays a plus (libpq and psql read URLs this way; `application/x-www-form-urlencoded`
 /// decoding, which turns `+` into a space, is for HTML forms).

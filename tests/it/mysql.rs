@@ -552,6 +552,74 @@ async fn a_server_error_on_an_expression_read_column_names_the_column() {
     }
 }
 
+/// "Too many connections" (here the account's MAX_USER_CONNECTIONS, 1226) is waited out by the
+/// pool and by the native reader.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_connections_is_retried() {
+    use mysql::prelude::Queryable;
+    let ns = MySqlNamespace::new("my_too_many");
+    let user = format!("vp_limited_{}", std::process::id());
+    ns.exec(&format!(
+        "CREATE TABLE t (id INT PRIMARY KEY);
+         INSERT INTO t SELECT seq FROM seq_1_to_1000;
+         CREATE USER '{user}'@'%' IDENTIFIED BY 'pw' WITH MAX_USER_CONNECTIONS 2;
+         GRANT SELECT ON {db}.* TO '{user}'@'%';",
+        db = ns.database
+    ))
+    .await;
+    let mut url = url::Url::parse(&ns.url("pool_size=1")).unwrap();
+    url.set_username(&user).unwrap();
+    url.set_password(Some("pw")).unwrap();
+    let mut admin = url::Url::parse(&mysql_base()).unwrap();
+    admin.set_username(&user).unwrap();
+    admin.set_password(Some("pw")).unwrap();
+    let opts = mysql::Opts::from_url(admin.as_str()).unwrap();
+    // The engine's pool takes one of the account's two connections; the scan's reader needs
+    // the other, which a session holds for 1.5 s.
+    let e = Engine::builder().target_partitions(1).build();
+    e.register_source("src", url.as_str()).await.unwrap();
+    let mut held = mysql::Conn::new(opts.clone()).unwrap();
+    held.query_drop("SELECT 1").unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        drop(held);
+    });
+    let started = std::time::Instant::now();
+    let got = e
+        .sql_collect("SELECT count(*), sum(id) FROM src.t")
+        .await
+        .map(|b| rows(&b))
+        .unwrap();
+    assert_eq!(got, vec!["1000|500500"]);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1000));
+    release.join().unwrap();
+    drop(e);
+
+    // Both connections held while the pool opens its first: it waits for one to go.
+    let first = mysql::Conn::new(opts.clone()).unwrap();
+    let second = mysql::Conn::new(opts).unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        drop(first);
+        drop(second);
+    });
+    let started = std::time::Instant::now();
+    let e = Engine::builder().target_partitions(1).build();
+    e.register_source("src", url.as_str()).await.unwrap();
+    assert!(started.elapsed() >= std::time::Duration::from_millis(1000));
+    assert_eq!(
+        e.sql_collect("SELECT count(*) FROM src.t")
+            .await
+            .map(|b| rows(&b))
+            .unwrap(),
+        vec!["1000"]
+    );
+    release.join().unwrap();
+    drop(e);
+    ns.exec(&format!("DROP USER '{user}'@'%'")).await;
+    ns.cleanup().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fractional_seconds_push_down_exactly() {
     for reader in ["native", "connectorx"] {

@@ -173,8 +173,22 @@ impl Session for MySqlSession {
         let started = Instant::now();
         let timeout = self.options.acquire_timeout;
         let get = async {
+            let mut pause = Duration::from_millis(25);
             loop {
-                let mut conn = pool.get_conn().await.map_err(|e| self.target.error(e))?;
+                // A server refusing for now (too many connections) is asked again until
+                // shortly before the acquire timeout, whose error would hide the refusal.
+                let mut conn = match pool.get_conn().await.map_err(|e| self.target.error(e)) {
+                    Ok(conn) => conn,
+                    Err(e)
+                        if super::error::refused_for_now(&e)
+                            && started.elapsed() + pause * 2 < timeout =>
+                    {
+                        tokio::time::sleep(crate::connector::jittered(pause)).await;
+                        pause = crate::connector::next_pause(pause);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 match conn.ping().await {
                     Ok(()) => return Ok(conn),
                     // Broken (killed, timed out): dropped, and the pool opens another.

@@ -33,6 +33,21 @@ impl Target {
                 let message = scrub(&s.message, secret);
                 let code = s.code.to_string();
                 let kind = match s.code {
+                    // Retried until the connect timeout before it gets here.
+                    1040 | 1203 | 1226 => {
+                        return Error::Source {
+                            backend: "mysql",
+                            code: Some(code),
+                            message: format!(
+                                "{message}, still after retrying until the connect timeout \
+                                 ({} s): raise the server's max_connections or the account's \
+                                 max_user_connections, or lower pool_size and the partitions \
+                                 of scans",
+                                crate::connector::REFUSED_RETRY_BUDGET.as_secs()
+                            ),
+                            retryable: true,
+                        }
+                    }
                     1045 => {
                         return Error::Authentication {
                             target: self.target.clone(),
@@ -156,6 +171,12 @@ fn constraint_name(message: &str) -> Option<String> {
     let before = &message[..start];
     let open = before.rfind('\'')?;
     Some(message[open + 1..start].to_string())
+}
+
+/// Too many connections (1040), for the user (1203, 1226): worth asking again.
+pub(crate) fn refused_for_now(e: &Error) -> bool {
+    matches!(e, Error::Source { backend: "mysql", code: Some(c), .. }
+        if matches!(c.as_str(), "1040" | "1203" | "1226"))
 }
 
 #[cfg(test)]

@@ -212,8 +212,25 @@ impl WireReader {
         }
     }
 
-    /// Connects and authenticates.
+    /// Connects and authenticates; a server refusing for now (too many connections) is asked
+    /// again with jittered, growing pauses for [`crate::connector::REFUSED_RETRY_BUDGET`].
     fn connect(&self, metrics: &ReadMetrics) -> Result<Wire> {
+        let budget = crate::connector::REFUSED_RETRY_BUDGET;
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(25);
+        loop {
+            match self.connect_once(metrics) {
+                Err(e) if super::error::refused_for_now(&e) && started.elapsed() < budget => {
+                    let left = budget.saturating_sub(started.elapsed());
+                    std::thread::sleep(crate::connector::jittered(pause).min(left));
+                    pause = crate::connector::next_pause(pause);
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn connect_once(&self, metrics: &ReadMetrics) -> Result<Wire> {
         let io = |e: std::io::Error| self.connection_error(e);
         let sock = self.open()?;
         let local = matches!(&sock, Plain::Unix(_));

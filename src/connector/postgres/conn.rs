@@ -87,8 +87,8 @@ pub(crate) async fn open(endpoint: &Endpoint) -> Result<Opened, tokio_postgres::
         match open_once(endpoint).await {
             Err(e) if refused_for_now(&e) && started.elapsed() < budget => {
                 let left = budget.saturating_sub(started.elapsed());
-                tokio::time::sleep(jitter(pause).min(left)).await;
-                pause = (pause * 2).min(std::time::Duration::from_secs(1));
+                tokio::time::sleep(crate::connector::jittered(pause).min(left)).await;
+                pause = crate::connector::next_pause(pause);
             }
             other => return other,
         }
@@ -96,21 +96,12 @@ pub(crate) async fn open(endpoint: &Endpoint) -> Result<Opened, tokio_postgres::
 }
 
 /// How long a connection refused for now is retried when the URL sets no `connect_timeout`.
-pub(crate) const RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(30);
+pub(crate) const RETRY_BUDGET: std::time::Duration = crate::connector::REFUSED_RETRY_BUDGET;
 
 /// `53300` (too many clients) and `57P03` (the server is starting): worth asking again.
 pub(crate) fn refused_for_now(e: &tokio_postgres::Error) -> bool {
     e.as_db_error()
         .is_some_and(|db| matches!(db.code().code(), "53300" | "57P03"))
-}
-
-/// `pause` scaled by a factor in [0.5, 1.5), so that clients refused together come back apart.
-fn jitter(pause: std::time::Duration) -> std::time::Duration {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::Instant::now().elapsed().as_nanos());
-    let unit = (h.finish() % 1000) as f64 / 1000.0;
-    pause.mul_f64(0.5 + unit)
 }
 
 async fn open_once(endpoint: &Endpoint) -> Result<Opened, tokio_postgres::Error> {
