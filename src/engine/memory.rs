@@ -151,8 +151,8 @@ pub(crate) struct SpillSettings {
 /// DataFusion's runtime for `limit` and `spill`: a fair spill pool (that names its five
 /// largest consumers when it refuses one) and a disk manager in `spill.temp_directory`.
 /// `partitions` sorts run at once; each merges at most a share of the limit's worth of spill
-/// files in one pass (DataFusion's merge takes all the memory it can get, and would starve the
-/// other partitions' sorts).
+/// files in one pass, one per 4 MiB of its share (DataFusion's merge takes all the memory it can
+/// get, and would starve the other partitions' sorts).
 pub(crate) fn runtime(
     limit: MemoryLimit,
     spill: &SpillSettings,

@@ -11,8 +11,12 @@ use vibe_piper::{Engine, Error};
 const WIDE: &str = "SELECT value AS id, arrow_cast(md5(CAST(value AS VARCHAR)) || md5(CAST(value * 7 AS VARCHAR)), 'Utf8') AS s \
                     FROM generate_series(1, 600000)";
 
+/// One partition: with several, DataFusion's sorts under a limit this close to the data size
+/// are refused in some runs (one partition's spill merge takes memory the other's needs;
+/// docs/reliability.md).
 fn limited(limit: &str, dir: &std::path::Path) -> Engine {
     Engine::builder()
+        .target_partitions(1)
         .memory_limit(limit.parse().unwrap())
         .temp_directory(dir)
         .try_build()
@@ -178,6 +182,7 @@ async fn a_source_scan_sorted_under_the_limit_matches_the_server() {
     let e = engine(
         &ns,
         Engine::builder()
+            .target_partitions(1)
             .memory_limit("64MB".parse().unwrap())
             .temp_directory(dir.path()),
         "",
