@@ -242,18 +242,39 @@ pub fn quote_char(source: &dyn Source) -> char {
 /// asked again when the URL sets no connect timeout.
 pub(crate) const REFUSED_RETRY_BUDGET: std::time::Duration = std::time::Duration::from_secs(30);
 
-/// `pause` scaled by a factor in [0.5, 1.5), so that clients refused together come back apart.
-pub(crate) fn jittered(pause: std::time::Duration) -> std::time::Duration {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::Instant::now().elapsed().as_nanos());
-    let unit = (h.finish() % 1000) as f64 / 1000.0;
-    pause.mul_f64(0.5 + unit)
+/// Pauses between attempts to connect to a server that refuses for now: jittered (a factor in
+/// [0.5, 1.5), so that clients refused together come back apart), growing from 25 ms to 1 s,
+/// until `budget` has passed since the first attempt.
+pub(crate) struct Backoff {
+    started: std::time::Instant,
+    budget: std::time::Duration,
+    pause: std::time::Duration,
 }
 
-/// The pause after `pause` between two refused connection attempts: doubled, at most 1 s.
-pub(crate) fn next_pause(pause: std::time::Duration) -> std::time::Duration {
-    (pause * 2).min(std::time::Duration::from_secs(1))
+impl Backoff {
+    /// Pauses for at most `budget` from now.
+    pub(crate) fn new(budget: std::time::Duration) -> Self {
+        Self {
+            started: std::time::Instant::now(),
+            budget,
+            pause: std::time::Duration::from_millis(25),
+        }
+    }
+
+    /// The pause before the next attempt; `None` once the budget is spent.
+    pub(crate) fn next_pause(&mut self) -> Option<std::time::Duration> {
+        use std::hash::{BuildHasher, Hasher};
+        let left = self
+            .budget
+            .checked_sub(self.started.elapsed())
+            .filter(|d| !d.is_zero())?;
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(self.started.elapsed().as_nanos());
+        let unit = (h.finish() % 1000) as f64 / 1000.0;
+        let pause = self.pause.mul_f64(0.5 + unit).min(left);
+        self.pause = (self.pause * 2).min(std::time::Duration::from_secs(1));
+        Some(pause)
+    }
 }
 
 /// The query options of a URL as `(key, value)` pairs, decoded as URI components: `%20` is a

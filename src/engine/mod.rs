@@ -125,6 +125,7 @@ impl EngineBuilder {
     }
 
     fn build_with(self, runtime: Arc<datafusion::execution::runtime_env::RuntimeEnv>) -> Engine {
+        let partitions = self.partitions();
         let mut config = SessionConfig::new().with_information_schema(true);
         if let Some(p) = self.progress {
             config = config.with_extension(p);
@@ -137,7 +138,7 @@ impl EngineBuilder {
         // Each sorting partition sets aside memory for merging its spill files (DataFusion's
         // default is 10 MiB): under a small limit, a share of it, so that a sort still fits.
         if let Some(limit) = self.memory_limit.bytes() {
-            let partitions = config.target_partitions().max(1) as u64;
+            let partitions = partitions as u64;
             let share = (limit / (4 * partitions)).clamp(256 << 10, 10 << 20);
             config.options_mut().execution.sort_spill_reservation_bytes = share as usize;
             // Strings as `Utf8`, not `Utf8View`: DataFusion counts every sorted batch of view

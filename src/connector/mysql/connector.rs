@@ -173,20 +173,19 @@ impl Session for MySqlSession {
         let started = Instant::now();
         let timeout = self.options.acquire_timeout;
         let get = async {
-            let mut pause = Duration::from_millis(25);
+            // A server refusing for now (too many connections) is asked again for three
+            // quarters of the acquire timeout: the timeout's own error would hide the refusal.
+            let mut backoff = crate::connector::Backoff::new(timeout * 3 / 4);
             loop {
-                // A server refusing for now (too many connections) is asked again until
-                // shortly before the acquire timeout, whose error would hide the refusal.
                 let mut conn = match pool.get_conn().await.map_err(|e| self.target.error(e)) {
                     Ok(conn) => conn,
-                    Err(e)
-                        if super::error::refused_for_now(&e)
-                            && started.elapsed() + pause * 2 < timeout =>
-                    {
-                        tokio::time::sleep(crate::connector::jittered(pause)).await;
-                        pause = crate::connector::next_pause(pause);
-                        continue;
-                    }
+                    Err(e) if super::error::refused_for_now(&e) => match backoff.next_pause() {
+                        Some(pause) => {
+                            tokio::time::sleep(pause).await;
+                            continue;
+                        }
+                        None => return Err(e),
+                    },
                     Err(e) => return Err(e),
                 };
                 match conn.ping().await {

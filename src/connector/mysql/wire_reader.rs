@@ -215,16 +215,13 @@ impl WireReader {
     /// Connects and authenticates; a server refusing for now (too many connections) is asked
     /// again with jittered, growing pauses for [`crate::connector::REFUSED_RETRY_BUDGET`].
     fn connect(&self, metrics: &ReadMetrics) -> Result<Wire> {
-        let budget = crate::connector::REFUSED_RETRY_BUDGET;
-        let started = std::time::Instant::now();
-        let mut pause = Duration::from_millis(25);
+        let mut backoff = crate::connector::Backoff::new(crate::connector::REFUSED_RETRY_BUDGET);
         loop {
             match self.connect_once(metrics) {
-                Err(e) if super::error::refused_for_now(&e) && started.elapsed() < budget => {
-                    let left = budget.saturating_sub(started.elapsed());
-                    std::thread::sleep(crate::connector::jittered(pause).min(left));
-                    pause = crate::connector::next_pause(pause);
-                }
+                Err(e) if super::error::refused_for_now(&e) => match backoff.next_pause() {
+                    Some(pause) => std::thread::sleep(pause),
+                    None => return Err(e),
+                },
                 other => return other,
             }
         }

@@ -81,15 +81,13 @@ pub(crate) async fn open(endpoint: &Endpoint) -> Result<Opened, tokio_postgres::
         .get_connect_timeout()
         .copied()
         .unwrap_or(RETRY_BUDGET);
-    let started = std::time::Instant::now();
-    let mut pause = std::time::Duration::from_millis(25);
+    let mut backoff = crate::connector::Backoff::new(budget);
     loop {
         match open_once(endpoint).await {
-            Err(e) if refused_for_now(&e) && started.elapsed() < budget => {
-                let left = budget.saturating_sub(started.elapsed());
-                tokio::time::sleep(crate::connector::jittered(pause).min(left)).await;
-                pause = crate::connector::next_pause(pause);
-            }
+            Err(e) if refused_for_now(&e) => match backoff.next_pause() {
+                Some(pause) => tokio::time::sleep(pause).await,
+                None => return Err(e),
+            },
             other => return other,
         }
     }
